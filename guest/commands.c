@@ -1,0 +1,128 @@
+#include "commands.h"
+#include "apic.h"
+#include "boot.h"
+#include "fmt.h"
+#include "layout.h"
+#include "memtest.h"
+#include "smp.h"
+
+#define MAX_ARGS 4
+#define MAX_SLEEP_MS 3600000ul
+
+static u64 counter; /* `count`: lives in guest RAM, so it survives snapshots */
+
+static void error(struct line *out, const char *msg)
+{
+	line_str(out, "error: ");
+	line_str(out, msg);
+}
+
+static void cmd_memtest(struct line *out, int argc, char **argv, int verify)
+{
+	struct memtest_result r;
+	u64 mib, seed = 0;
+
+	if (argc < 2 || argc > 3) {
+		error(out, verify ? "usage: verify <MiB> [seed]" : "usage: touch <MiB> [seed]");
+		return;
+	}
+	if (parse_u64(argv[1], &mib) || (argc == 3 && parse_u64(argv[2], &seed))) {
+		error(out, "bad number");
+		return;
+	}
+	if (mib > boot.test_pages / 256) {
+		error(out, "does not fit in RAM: the test region holds ");
+		line_dec(out, boot.test_pages / 256);
+		line_str(out, " MiB");
+		return;
+	}
+	memtest_run(mib * 256, seed, verify, &r);
+	if (r.bad) {
+		line_str(out, "bad page=");
+		line_dec(out, r.bad_page);
+		line_str(out, " expected=");
+		line_hex(out, r.expected);
+		line_str(out, " got=");
+		line_hex(out, r.got);
+		return;
+	}
+	line_str(out, verify ? "ok pages=" : "touched pages=");
+	line_dec(out, r.pages);
+	line_str(out, " checksum=");
+	line_hex(out, r.checksum);
+}
+
+static void cmd_sleep(struct line *out, int argc, char **argv)
+{
+	u64 ms;
+
+	if (argc != 2) {
+		error(out, "usage: sleep <ms>");
+		return;
+	}
+	if (parse_u64(argv[1], &ms) || ms > MAX_SLEEP_MS) {
+		error(out, "bad number");
+		return;
+	}
+	wait_until(NULL, ms);
+	line_str(out, "slept ms=");
+	line_dec(out, ms);
+}
+
+static int split(char *s, char **argv)
+{
+	int argc = 0;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			*s++ = 0;
+		if (!*s)
+			return argc;
+		if (argc == MAX_ARGS)
+			return MAX_ARGS + 1;
+		argv[argc++] = s;
+		while (*s && *s != ' ' && *s != '\t')
+			s++;
+	}
+}
+
+void command_run(char *s)
+{
+	char *argv[MAX_ARGS];
+	int argc = split(s, argv);
+	struct line out;
+
+	out.len = 0;
+	if (argc == 0)
+		return; /* empty line, e.g. between \r and \n: no answer */
+	if (argc > MAX_ARGS) {
+		error(&out, "too many arguments");
+	} else if (str_eq(argv[0], "ping")) {
+		line_str(&out, argc == 1 ? "pong" : "error: usage: ping");
+	} else if (str_eq(argv[0], "cpus")) {
+		if (argc == 1)
+			smp_cpus_command(&out);
+		else
+			error(&out, "usage: cpus");
+	} else if (str_eq(argv[0], "touch") || str_eq(argv[0], "verify")) {
+		cmd_memtest(&out, argc, argv, argv[0][0] == 'v');
+	} else if (str_eq(argv[0], "count")) {
+		if (argc == 1) {
+			line_str(&out, "count ");
+			line_dec(&out, ++counter);
+		} else {
+			error(&out, "usage: count");
+		}
+	} else if (str_eq(argv[0], "sleep")) {
+		cmd_sleep(&out, argc, argv);
+	} else if (str_eq(argv[0], "poweroff")) {
+		outw(POWEROFF_PORT, POWEROFF_VALUE);
+		halt_forever();
+	} else if (str_eq(argv[0], "reboot")) {
+		outb(I8042_CMD_PORT, 0xFE);
+		halt_forever();
+	} else {
+		error(&out, "unknown command");
+	}
+	line_send(&out);
+}

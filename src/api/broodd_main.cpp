@@ -1,0 +1,183 @@
+// broodd: the brood manager daemon, in the foreground.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+
+#include "api/routes.hpp"
+#include "common/http/server.hpp"
+#include "common/unique_fd.hpp"
+
+namespace fs = std::filesystem;
+using namespace brood;
+
+namespace {
+
+struct Options {
+    std::string data_dir = "/var/lib/brood";
+    std::string socket = "/run/brood/brood.sock";
+    std::string socket_mode = "0660";
+    std::string tcp;
+    std::string token_file;
+    std::string vmm;
+    std::string restore_backend = "file";
+    int ready_timeout_ms = 30'000;
+};
+
+std::string find_vmm(const std::string& flag) {
+    if (!flag.empty()) return flag;
+    if (const char* env = std::getenv("BROOD_VMM"); env && *env) return env;
+    std::error_code ec;
+    fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    for (const fs::path& candidate : {self.parent_path() / "brood-vmm", self.parent_path() / "../vmm/brood-vmm"})
+        if (fs::exists(candidate, ec)) return fs::weakly_canonical(candidate, ec).string();
+    return "brood-vmm";
+}
+
+// A unix socket path that exists but where nobody listens is stale.
+bool someone_listens(const std::string& path) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return false;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+std::string read_token(const Options& o) {
+    if (!o.token_file.empty()) {
+        std::ifstream in(o.token_file);
+        std::string token;
+        std::getline(in, token);
+        return token;
+    }
+    const char* env = std::getenv("BROOD_TOKEN");
+    return env ? env : "";
+}
+
+int run(const Options& o) {
+    std::error_code ec;
+    fs::create_directories(o.data_dir, ec);
+    std::string lock_path = o.data_dir + "/.broodd.lock";
+    UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        std::fprintf(stderr, "broodd: another broodd uses %s\n", o.data_dir.c_str());
+        return 1;
+    }
+    manager::ManagerConfig config;
+    config.data_dir = o.data_dir;
+    config.vmm_binary = find_vmm(o.vmm);
+    config.restore_backend = o.restore_backend;
+    config.ready_timeout_ms = o.ready_timeout_ms;
+    auto opened = manager::Manager::open(config);
+    if (!opened) {
+        std::fprintf(stderr, "broodd: %s\n", opened.error().message().c_str());
+        return 1;
+    }
+    auto& m = **opened;
+    const auto& rep = m.reconcile_report();
+    std::fprintf(stderr,
+                 "broodd: data dir %s, vmm %s: %d instances (%d running VMMs adopted, %d marked Failed), "
+                 "%d leftover directories and %d stray VMMs removed\n",
+                 m.layout().root().c_str(), config.vmm_binary.c_str(), rep.loaded, rep.adopted, rep.marked_failed,
+                 rep.removed_dirs, rep.killed_strays);
+
+    fs::create_directories(fs::path(o.socket).parent_path(), ec);
+    if (fs::exists(fs::symlink_status(o.socket, ec))) {
+        if (someone_listens(o.socket)) {
+            std::fprintf(stderr, "broodd: a daemon already listens on %s\n", o.socket.c_str());
+            return 1;
+        }
+        ::unlink(o.socket.c_str());
+    }
+    mode_t mode = static_cast<mode_t>(std::strtoul(o.socket_mode.c_str(), nullptr, 8));
+    auto unix_server = http::Server::listen_unix(o.socket, mode);
+    if (!unix_server) {
+        std::fprintf(stderr, "broodd: %s\n", unix_server.error().message().c_str());
+        return 1;
+    }
+    std::optional<http::Server> tcp_server;
+    if (!o.tcp.empty()) {
+        http::ServerOptions tcp_options;
+        tcp_options.bearer_token = read_token(o);
+        if (tcp_options.bearer_token.empty()) {
+            std::fprintf(stderr, "broodd: --tcp needs a token (--token-file or BROOD_TOKEN)\n");
+            return 2;
+        }
+        size_t colon = o.tcp.rfind(':');
+        if (colon == std::string::npos) {
+            std::fprintf(stderr, "broodd: --tcp wants HOST:PORT\n");
+            return 2;
+        }
+        auto port = static_cast<uint16_t>(std::strtoul(o.tcp.c_str() + colon + 1, nullptr, 10));
+        auto s = http::Server::listen_tcp(o.tcp.substr(0, colon), port, tcp_options);
+        if (!s) {
+            std::fprintf(stderr, "broodd: %s\n", s.error().message().c_str());
+            return 1;
+        }
+        tcp_server.emplace(std::move(*s));
+        if (auto started = tcp_server->start(api::make_router(m)); !started) return 1;
+        std::fprintf(stderr, "broodd: listening on tcp %s (bearer token required)\n", o.tcp.c_str());
+    }
+    if (auto started = unix_server->start(api::make_router(m)); !started) return 1;
+    std::fprintf(stderr, "broodd: listening on %s\n", o.socket.c_str());
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::fprintf(stderr, "broodd: signal %d, stopping (VMMs keep running)\n", sig);
+    unix_server->stop();
+    if (tcp_server) tcp_server->stop();
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    // Block the stop signals before any thread starts; run() waits for them.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    Options o;
+    CLI::App app{"broodd: the brood manager daemon (runs in the foreground)"};
+    app.add_option("--data-dir", o.data_dir, "data directory")->capture_default_str();
+    app.add_option("--socket", o.socket, "unix socket of the API")->capture_default_str();
+    app.add_option("--socket-mode", o.socket_mode, "permissions of the socket (octal)")->capture_default_str();
+    app.add_option("--tcp", o.tcp, "also serve the API on HOST:PORT (needs a bearer token)");
+    app.add_option("--token-file", o.token_file, "file holding the bearer token for --tcp (else BROOD_TOKEN)");
+    app.add_option("--vmm", o.vmm, "brood-vmm binary (else BROOD_VMM, else next to broodd)");
+    app.add_option("--restore-backend", o.restore_backend, "memory backend for restore")
+        ->check(CLI::IsMember({"file", "copy"}))
+        ->capture_default_str();
+    app.add_option("--ready-timeout-ms", o.ready_timeout_ms, "how long a VMM may take to become ready")
+        ->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "broodd: %s\n", e.what());
+        return 1;
+    }
+}

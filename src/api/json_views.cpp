@@ -1,0 +1,73 @@
+#include "api/json_views.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace brood::api {
+
+using manager::ErrorKind;
+
+nlohmann::json instance_json(const manager::InstanceView& view) {
+    const auto& r = view.record;
+    nlohmann::json j{
+        {"id", r.id},
+        {"name", r.name},
+        {"state", std::string(manager::to_string(view.state))},
+        {"memory_mib", r.memory_mib},
+        {"vcpus", r.vcpus},
+        {"kernel", r.kernel},
+        {"initrd", r.initrd},
+        {"cmdline", r.cmdline},
+        {"created_at", r.created_at},
+        {"updated_at", r.updated_at},
+        {"snapshot_present", view.facts.snapshot_present},
+        {"restore_backend", r.restore_backend},
+    };
+    j["pid"] = view.pid > 0 ? nlohmann::json(view.pid) : nlohmann::json(nullptr);
+    j["failure_reason"] = view.failure_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(view.failure_reason);
+    if (r.last_exit) {
+        const auto& e = *r.last_exit;
+        j["last_exit"] = {{"reason", e.reason}, {"at", e.at}};
+        j["last_exit"]["exit_code"] = e.exit_code ? nlohmann::json(*e.exit_code) : nlohmann::json(nullptr);
+        j["last_exit"]["signal"] = e.signal ? nlohmann::json(*e.signal) : nlohmann::json(nullptr);
+    } else {
+        j["last_exit"] = nullptr;
+    }
+    j["template_id"] = r.template_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.template_id);
+    if (!r.pending_op.empty()) j["pending_op"] = r.pending_op;
+    return j;
+}
+
+int status_of(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::bad_request: return 400;
+    case ErrorKind::not_found: return 404;
+    case ErrorKind::conflict: return 409;
+    case ErrorKind::not_supported: return 501;
+    case ErrorKind::timeout: return 504;
+    case ErrorKind::internal: return 500;
+    }
+    return 500;
+}
+
+http::Response error_response(const manager::OpError& error) {
+    return http::error(status_of(error.kind), error.code, error.message);
+}
+
+nlohmann::json parse_object(const std::string& body) {
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos) return nlohmann::json::object();
+    auto j = nlohmann::json::parse(body);
+    if (!j.is_object()) throw nlohmann::json::type_error::create(302, "the body must be a JSON object", &j);
+    return j;
+}
+
+std::optional<http::Response> reject_unknown_fields(const nlohmann::json& body,
+                                                    std::initializer_list<const char*> allowed) {
+    for (const auto& [key, value] : body.items()) {
+        bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
+        if (!known) return http::error(400, "bad_request", "unknown field \"" + key + "\"");
+    }
+    return std::nullopt;
+}
+
+} // namespace brood::api

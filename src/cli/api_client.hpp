@@ -1,0 +1,49 @@
+// The CLI's view of broodd: one call per verb, errors turned into exit codes.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http/client.hpp"
+
+namespace brood::cli {
+
+// Exit codes of `brood` (docs/api.md).
+enum ExitCode : int {
+    kOk = 0,
+    kInternal = 1,     // 500 or anything unexpected
+    kUsage = 2,        // bad command line
+    kBadRequest = 3,   // 400
+    kNotFound = 4,     // 404
+    kConflict = 5,     // 409
+    kNotSupported = 6, // 501
+    kTimeout = 7,      // 504
+    kUnreachable = 8,  // no daemon at the socket
+};
+
+int exit_code_for_status(int status);
+
+struct Answer {
+    int status = 0;
+    nlohmann::json body; // parsed when JSON
+    std::string text;    // raw body
+};
+
+class ApiClient final {
+public:
+    ApiClient(std::string address, std::string token) : _address(std::move(address)), _token(std::move(token)) {}
+
+    // Returns the exit code; on success fills `answer`. Prints errors to stderr.
+    int call(const std::string& method, const std::string& path, const nlohmann::json* body, Answer& answer,
+             int timeout_ms = 600'000);
+    int stream(const std::string& path, const http::Client::DataFn& on_data);
+
+private:
+    std::optional<http::Client> connect_or_report();
+    std::string _address;
+    std::string _token;
+};
+
+} // namespace brood::cli

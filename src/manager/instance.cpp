@@ -1,0 +1,34 @@
+#include "manager/instance.hpp"
+
+#include <sys/stat.h>
+
+namespace brood::manager {
+
+bool snapshot_present(const Layout& layout, const std::string& id) {
+    struct stat st {};
+    return ::stat(layout.snapshot_state(id).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::stat(layout.snapshot_memory(id).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+InstanceView view_of(const Instance& instance, const Layout& layout) {
+    bool snapshot = snapshot_present(layout, instance.id);
+    std::lock_guard lock(instance.mutex);
+    InstanceView view;
+    view.record = instance.record;
+    view.facts.vmm_alive = instance.vmm && !instance.vmm->poll_exit();
+    view.facts.vmm_paused = instance.paused;
+    view.facts.snapshot_present = snapshot;
+    view.state = derive_state(instance.record.state, view.facts);
+    if (view.facts.vmm_alive) view.pid = instance.vmm->pid();
+    if (view.state == State::failed) {
+        if (instance.record.last_exit && !instance.record.last_exit->reason.empty())
+            view.failure_reason = instance.record.last_exit->reason;
+        else if (instance.record.state == State::standby)
+            view.failure_reason = "standby snapshot is missing";
+        else
+            view.failure_reason = "vmm process is gone";
+    }
+    return view;
+}
+
+} // namespace brood::manager

@@ -1,0 +1,57 @@
+// The persistent record of one instance: guests/<id>/metadata.json.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/result.hpp"
+#include "manager/instance_state.hpp"
+
+namespace brood::manager {
+
+// Why a VMM process ended.
+struct ExitInfo {
+    std::optional<int> exit_code; // brood-vmm's exit code (docs/interfaces.md)
+    std::optional<int> signal;    // set when it was killed by a signal
+    std::string reason;
+    std::string at;               // RFC 3339
+};
+
+struct InstanceRecord {
+    std::string id;
+    std::string name;
+    std::string kernel;
+    std::string initrd;
+    std::string cmdline;
+    uint32_t memory_mib = 128;
+    uint32_t vcpus = 1;
+    std::string created_at;
+    std::string updated_at;
+
+    State state = State::created; // last committed state
+    // An operation that began and has not committed yet ("start", "stop",
+    // "standby", "restore", "delete"); the daemon finishes or rolls it back
+    // on restart.
+    std::string pending_op;
+    int vmm_pid = 0;              // when a VMM runs
+    std::string restore_backend;  // backend of the last restore
+    std::optional<ExitInfo> last_exit;
+
+    // Issue 5: set on forks.
+    std::string template_id;
+    std::string source_instance_id;
+};
+
+nlohmann::json to_json(const InstanceRecord& record);
+// Throws nlohmann::json::exception on a malformed record (an edge).
+InstanceRecord record_from_json(const nlohmann::json& json);
+
+Result<InstanceRecord> load_record(const std::string& path);
+[[nodiscard]] Result<void> save_record(const std::string& path, const InstanceRecord& record);
+
+std::string now_rfc3339();
+
+} // namespace brood::manager

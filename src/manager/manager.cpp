@@ -1,0 +1,195 @@
+#include "manager/manager.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "manager/atomic_file.hpp"
+#include "manager/instance_lock.hpp"
+#include "manager/manager_inline.hpp"
+#include "manager/names.hpp"
+
+namespace brood::manager {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+OpResult<std::string> check_file(const std::string& what, const std::string& path) {
+    if (path.empty()) return bad_request(what + " is required");
+    if (path.front() != '/') return bad_request(what + " must be an absolute path: " + path);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return bad_request(what + " not found: " + path);
+    if (!S_ISREG(st.st_mode)) return bad_request(what + " is not a regular file: " + path);
+    if (::access(path.c_str(), R_OK) != 0) return bad_request(what + " is not readable: " + path);
+    std::error_code ec;
+    auto canonical = fs::canonical(path, ec);
+    return ec ? path : canonical.string();
+}
+
+} // namespace
+
+Manager::Manager(ManagerConfig config) : _config(std::move(config)), _layout(_config.data_dir) {}
+
+Manager::~Manager() {
+    if (_supervisor) _supervisor->stop();
+}
+
+Result<std::unique_ptr<Manager>> Manager::open(ManagerConfig config) {
+    std::error_code ec;
+    fs::create_directories(config.data_dir, ec);
+    if (ec) return fail("create data directory " + config.data_dir + ": " + ec.message());
+    config.data_dir = fs::canonical(config.data_dir).string();
+    std::unique_ptr<Manager> manager(new Manager(std::move(config)));
+    // The longest socket path must fit in sockaddr_un.sun_path (108 bytes).
+    if (manager->_layout.serial_socket(std::string(16, 'x')).size() >= 108)
+        return fail("data directory path too long for unix sockets: " + manager->_layout.root());
+    for (const auto& dir : {manager->_layout.guests_dir(), manager->_layout.templates_dir()}) {
+        fs::create_directories(dir, ec);
+        if (ec) return fail("create " + dir + ": " + ec.message());
+    }
+    Manager* raw = manager.get();
+    manager->_supervisor = std::make_unique<Supervisor>(
+        [raw](const std::string& id, const std::shared_ptr<VmmProcess>& vmm) { raw->on_vmm_exit(id, vmm); });
+    TRY_CTX(manager->reconcile(), "reconcile " + manager->_layout.root());
+    return manager;
+}
+
+OpResult<std::shared_ptr<Instance>> Manager::lookup(const std::string& ref) const {
+    auto instance = _registry.find(ref);
+    if (!instance) return not_found("no instance \"" + ref + "\"");
+    return instance;
+}
+
+OpResult<InstanceView> Manager::create(const CreateSpec& spec) {
+    return timed("create", [&] { return do_create(spec); });
+}
+
+OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
+    if (!valid_name(spec.name)) return bad_request("invalid name \"" + spec.name + "\": " + name_rule());
+    if (looks_like_id(spec.name)) return bad_request("name \"" + spec.name + "\" looks like an instance id");
+    if (spec.memory_mib < 16 || spec.memory_mib > _config.max_memory_mib)
+        return bad_request("memory_mib must be between 16 and " + std::to_string(_config.max_memory_mib));
+    if (spec.vcpus < 1 || spec.vcpus > _config.max_vcpus)
+        return bad_request("vcpus must be between 1 and " + std::to_string(_config.max_vcpus));
+    InstanceRecord record;
+    record.kernel = TRY(check_file("kernel", spec.kernel));
+    if (!spec.initrd.empty()) record.initrd = TRY(check_file("initrd", spec.initrd));
+    record.name = spec.name;
+    record.cmdline = spec.cmdline;
+    record.memory_mib = static_cast<uint32_t>(spec.memory_mib);
+    record.vcpus = static_cast<uint32_t>(spec.vcpus);
+    record.id = new_id();
+    record.created_at = record.updated_at = now_rfc3339();
+    record.state = State::created;
+
+    TRY(_registry.reserve_name(spec.name));
+    // Assemble the directory aside and rename it in: a crash leaves either
+    // nothing or a complete instance (reconcile removes .creating-*).
+    std::string staging = _layout.creating_dir(record.id);
+    auto undo = [&] {
+        std::error_code ignored;
+        fs::remove_all(staging, ignored);
+        _registry.release_name(spec.name);
+    };
+    std::error_code ec;
+    fs::create_directories(staging + "/logs", ec);
+    if (ec) {
+        undo();
+        return internal("create " + staging + ": " + ec.message());
+    }
+    auto saved = save_record(staging + "/metadata.json", record);
+    if (!saved) {
+        undo();
+        return fail(saved.error());
+    }
+    auto renamed = rename_durable(staging, _layout.instance_dir(record.id));
+    if (!renamed) {
+        undo();
+        return fail(renamed.error());
+    }
+    auto instance = std::make_shared<Instance>(record);
+    _registry.insert(instance);
+    return view_of(*instance, _layout);
+}
+
+std::vector<InstanceView> Manager::list() const {
+    std::vector<InstanceView> out;
+    for (const auto& instance : _registry.all()) out.push_back(view_of(*instance, _layout));
+    std::sort(out.begin(), out.end(),
+              [](const InstanceView& a, const InstanceView& b) { return a.record.created_at < b.record.created_at; });
+    return out;
+}
+
+OpResult<InstanceView> Manager::get(const std::string& ref) const {
+    auto instance = TRY(lookup(ref));
+    return view_of(*instance, _layout);
+}
+
+OpResult<void> Manager::remove(const std::string& ref) {
+    return timed("delete", [&]() -> OpResult<void> {
+        auto instance = TRY(lookup(ref));
+        auto lock = TRY(OpLock::acquire(instance, _config.lock_timeout_ms));
+        return do_remove(instance);
+    });
+}
+
+OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
+    // Mark the intent first: a daemon killed from here on finishes the delete.
+    TRY(update_record(*instance, [](InstanceRecord& r) { r.pending_op = "delete"; }));
+    terminate_vmm(*instance, 0);
+    std::string doomed = _layout.deleting_dir(instance->id);
+    TRY(rename_durable(_layout.instance_dir(instance->id), doomed));
+    {
+        std::lock_guard lock(instance->mutex);
+        instance->removed = true;
+    }
+    _registry.erase(instance->id);
+    std::error_code ec;
+    fs::remove_all(doomed, ec);
+    if (ec) return internal("remove " + doomed + ": " + ec.message());
+    return {};
+}
+
+OpResult<ConsoleOutput> Manager::console(const std::string& ref, const std::string& input, const std::string& until,
+                                         int timeout_ms) {
+    return timed("console", [&]() -> OpResult<ConsoleOutput> {
+        auto instance = TRY(lookup(ref));
+        std::unique_lock lock(instance->console_mutex, std::defer_lock);
+        if (!lock.try_lock_for(std::chrono::milliseconds(timeout_ms)))
+            return busy("another console exchange is in progress");
+        InstanceView view = view_of(*instance, _layout);
+        if (view.state != State::running)
+            return wrong_state("instance " + view.record.name + " is " + std::string(to_string(view.state)) +
+                               "; the console needs it Running");
+        return console_exchange(_layout.serial_socket(instance->id), input, until, timeout_ms);
+    });
+}
+
+OpResult<std::string> Manager::serial_log(const std::string& ref) const {
+    auto instance = TRY(lookup(ref));
+    return _layout.serial_log(instance->id);
+}
+
+bool Manager::vmm_alive(const std::string& ref) const {
+    auto instance = _registry.find(ref);
+    if (!instance) return false;
+    std::lock_guard lock(instance->mutex);
+    return !instance->removed && instance->vmm && !instance->vmm->poll_exit();
+}
+
+std::string Manager::metrics_text() const {
+    std::map<std::string, int> by_state;
+    for (State s : {State::created, State::running, State::paused, State::standby, State::stopped, State::failed})
+        by_state[std::string(to_string(s))] = 0;
+    for (const auto& view : list()) ++by_state[std::string(to_string(view.state))];
+    return _metrics.render(by_state);
+}
+
+void Manager::remove_sockets(const std::string& id) const {
+    ::unlink(_layout.control_socket(id).c_str());
+    ::unlink(_layout.serial_socket(id).c_str());
+}
+
+} // namespace brood::manager

@@ -1,0 +1,117 @@
+// broodd's core: owns the data directory and every instance state change.
+// No HTTP here; src/api maps requests onto these calls.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "manager/console.hpp"
+#include "manager/instance.hpp"
+#include "manager/layout.hpp"
+#include "manager/metrics.hpp"
+#include "manager/op_error.hpp"
+#include "manager/registry.hpp"
+#include "manager/supervisor.hpp"
+
+namespace brood::manager {
+
+struct ManagerConfig {
+    std::string data_dir = "/var/lib/brood";
+    std::string vmm_binary;
+    int ready_timeout_ms = 30'000;
+    int default_stop_timeout_ms = 5'000;
+    int snapshot_timeout_ms = 120'000;
+    int lock_timeout_ms = 300'000;
+    std::string restore_backend = "file";
+    uint32_t max_memory_mib = 65'536;
+    uint32_t max_vcpus = 64;
+};
+
+struct CreateSpec {
+    std::string name;
+    std::string kernel;
+    std::string initrd;
+    std::string cmdline;
+    int64_t memory_mib = 128;
+    int64_t vcpus = 1;
+};
+
+// What the daemon found and repaired when it opened the data directory.
+struct ReconcileReport {
+    int loaded = 0;
+    int adopted = 0;        // live VMMs taken over
+    int marked_failed = 0;
+    int removed_dirs = 0;   // half-created or half-deleted directories
+    int killed_strays = 0;  // VMM processes that belonged to no instance
+};
+
+class Manager final {
+public:
+    // Creates the layout if needed and reconciles disk, records and processes.
+    static Result<std::unique_ptr<Manager>> open(ManagerConfig config);
+    Manager(const Manager&) = delete;
+    Manager& operator=(const Manager&) = delete;
+    ~Manager();
+
+    OpResult<InstanceView> create(const CreateSpec& spec);
+    std::vector<InstanceView> list() const;
+    OpResult<InstanceView> get(const std::string& ref) const;
+
+    OpResult<InstanceView> start(const std::string& ref);
+    OpResult<InstanceView> stop(const std::string& ref, std::optional<int> timeout_ms);
+    OpResult<InstanceView> standby(const std::string& ref);
+    OpResult<InstanceView> restore(const std::string& ref);
+    OpResult<InstanceView> pause(const std::string& ref);
+    OpResult<InstanceView> resume(const std::string& ref);
+    OpResult<void> remove(const std::string& ref);
+
+    OpResult<ConsoleOutput> console(const std::string& ref, const std::string& input, const std::string& until,
+                                    int timeout_ms);
+    // Path of the serial log; the file may not exist yet.
+    OpResult<std::string> serial_log(const std::string& ref) const;
+    // False once the instance is gone or has no live VMM.
+    bool vmm_alive(const std::string& ref) const;
+
+    std::string metrics_text() const;
+    Metrics& metrics() { return _metrics; }
+    const Layout& layout() const { return _layout; }
+    const ManagerConfig& config() const { return _config; }
+    const ReconcileReport& reconcile_report() const { return _report; }
+
+private:
+    explicit Manager(ManagerConfig config);
+    [[nodiscard]] Result<void> reconcile();
+    void reconcile_instance(const std::shared_ptr<Instance>& instance, pid_t live_pid);
+    void on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm);
+
+    OpResult<std::shared_ptr<Instance>> lookup(const std::string& ref) const;
+    // Saves the record under instance.mutex after `change` edits it.
+    template <typename F>
+    Result<void> update_record(Instance& instance, F change);
+    OpResult<InstanceView> do_create(const CreateSpec& spec);
+    OpResult<void> do_start(Instance& instance);
+    OpResult<void> do_stop(Instance& instance, int timeout_ms);
+    OpResult<void> do_standby(Instance& instance);
+    OpResult<void> do_restore(Instance& instance);
+    OpResult<void> do_remove(const std::shared_ptr<Instance>& instance);
+    OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op);
+    // Stops the VMM (graceful first when `graceful_ms` > 0), waits, and forgets it.
+    void terminate_vmm(Instance& instance, int graceful_ms);
+    void remove_sockets(const std::string& id) const;
+
+    // Runs `fn`, recording the operation's count and latency.
+    template <typename F>
+    auto timed(const std::string& op, F fn) -> decltype(fn());
+
+    ManagerConfig _config;
+    Layout _layout;
+    Registry _registry;
+    Metrics _metrics;
+    ReconcileReport _report;
+    std::unique_ptr<Supervisor> _supervisor;
+};
+
+} // namespace brood::manager

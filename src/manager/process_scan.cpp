@@ -1,0 +1,74 @@
+#include "manager/process_scan.hpp"
+
+#include <dirent.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+namespace brood::manager {
+
+namespace {
+
+std::vector<std::string> read_cmdline(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> args;
+    size_t pos = 0;
+    while (pos < raw.size()) {
+        size_t end = raw.find('\0', pos);
+        if (end == std::string::npos) end = raw.size();
+        args.push_back(raw.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return args;
+}
+
+bool is_zombie(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    size_t paren = stat.rfind(')');
+    return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z' || stat[paren + 2] == 'X';
+}
+
+// The --control-socket argument of a brood-vmm command line, or "".
+std::string control_socket_of(const std::vector<std::string>& args) {
+    if (args.empty()) return "";
+    const std::string& argv0 = args[0];
+    std::string base = argv0.substr(argv0.rfind('/') == std::string::npos ? 0 : argv0.rfind('/') + 1);
+    if (base != "brood-vmm") return "";
+    for (size_t i = 1; i + 1 < args.size(); ++i)
+        if (args[i] == "--control-socket") return args[i + 1];
+    return "";
+}
+
+} // namespace
+
+std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir) {
+    std::map<std::string, pid_t> found;
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return found;
+    const std::string prefix = guests_dir + "/";
+    const std::string suffix = "/control.sock";
+    while (dirent* entry = ::readdir(proc)) {
+        char* end = nullptr;
+        long pid = std::strtol(entry->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0') continue;
+        std::string sock = control_socket_of(read_cmdline(static_cast<pid_t>(pid)));
+        if (sock.size() <= prefix.size() + suffix.size() || sock.compare(0, prefix.size(), prefix) != 0) continue;
+        if (sock.compare(sock.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+        std::string id = sock.substr(prefix.size(), sock.size() - prefix.size() - suffix.size());
+        if (id.find('/') != std::string::npos || is_zombie(static_cast<pid_t>(pid))) continue;
+        found[id] = static_cast<pid_t>(pid);
+    }
+    ::closedir(proc);
+    return found;
+}
+
+bool is_vmm_for(pid_t pid, const std::string& control_socket) {
+    return pid > 0 && !is_zombie(pid) && control_socket_of(read_cmdline(pid)) == control_socket;
+}
+
+} // namespace brood::manager

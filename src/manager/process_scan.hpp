@@ -1,0 +1,18 @@
+// Finds brood-vmm processes from /proc, for a daemon that restarts.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+
+namespace brood::manager {
+
+// brood-vmm processes whose --control-socket is "<guests_dir>/<id>/control.sock",
+// keyed by <id>. Zombies are left out.
+std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir);
+
+// True when `pid` is a live brood-vmm whose --control-socket is `control_socket`.
+bool is_vmm_for(pid_t pid, const std::string& control_socket);
+
+} // namespace brood::manager

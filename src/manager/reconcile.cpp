@@ -1,0 +1,147 @@
+// Startup: make records, directories and VMM processes agree again after a
+// daemon that may have been killed at any moment.
+#include <signal.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "manager/atomic_file.hpp"
+#include "manager/manager.hpp"
+#include "manager/manager_inline.hpp"
+#include "manager/process_scan.hpp"
+#include "manager/snapshot_files.hpp"
+#include "manager/vmm_control.hpp"
+
+namespace brood::manager {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Asks a VMM for its state, allowing a few seconds for one that was still
+// starting when the daemon died. Empty when it does not answer.
+std::optional<std::string> probe_vmm(const std::string& control_socket, VmmProcess& vmm) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline && !vmm.poll_exit()) {
+        auto vm = VmmControl(control_socket).get_vm(2'000);
+        if (vm) return vm->value("state", "running");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+}
+
+void kill_and_wait(const std::shared_ptr<VmmProcess>& vmm) {
+    vmm->kill(SIGKILL);
+    vmm->wait_exit(10'000);
+}
+
+} // namespace
+
+Result<void> Manager::reconcile() {
+    std::vector<std::string> ids;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(_layout.guests_dir(), ec)) {
+        std::string name = entry.path().filename().string();
+        if (starts_with(name, ".creating-") || starts_with(name, ".deleting-") ||
+            !fs::exists(entry.path() / "metadata.json")) {
+            fs::remove_all(entry.path(), ec);
+            ++_report.removed_dirs;
+            continue;
+        }
+        if (entry.is_directory()) ids.push_back(name);
+    }
+    if (ec) return fail("list " + _layout.guests_dir() + ": " + ec.message());
+
+    auto processes = find_vmm_processes(_layout.guests_dir());
+    for (const std::string& id : ids) {
+        auto record = load_record(_layout.metadata(id));
+        if (!record || record->id != id) continue; // never delete what we cannot read
+        ++_report.loaded;
+        auto instance = std::make_shared<Instance>(*record);
+        pid_t pid = 0;
+        if (auto it = processes.find(id); it != processes.end()) {
+            pid = it->second;
+            processes.erase(it);
+        }
+        reconcile_instance(instance, pid);
+    }
+    // VMMs that point into our guests directory but belong to no instance.
+    for (const auto& [id, pid] : processes) {
+        if (auto vmm = VmmProcess::adopt(pid); vmm && is_vmm_for(pid, _layout.control_socket(id))) {
+            kill_and_wait(*vmm);
+            ++_report.killed_strays;
+        }
+    }
+    return {};
+}
+
+void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_t live_pid) {
+    const std::string id = instance->id;
+    recover_snapshot_dirs(_layout, id);
+    std::shared_ptr<VmmProcess> vmm;
+    if (live_pid > 0) {
+        auto adopted = VmmProcess::adopt(live_pid);
+        if (adopted && is_vmm_for(live_pid, _layout.control_socket(id))) vmm = *adopted;
+    }
+    InstanceRecord& r = instance->record;
+    const std::string pending = r.pending_op;
+
+    if (pending == "delete") {
+        if (vmm) kill_and_wait(vmm);
+        std::error_code ec;
+        fs::remove_all(_layout.instance_dir(id), ec);
+        ++_report.removed_dirs;
+        return;
+    }
+    std::optional<std::string> vm_state;
+    if (vmm) {
+        vm_state = probe_vmm(_layout.control_socket(id), *vmm);
+        if (!vm_state) { // alive but deaf: not something we can manage
+            kill_and_wait(vmm);
+            vmm.reset();
+        }
+    }
+    bool snapshot = snapshot_present(_layout, id);
+    bool paused = vm_state && *vm_state == "paused";
+    if (vmm && (pending == "stop" || (pending == "standby" && snapshot))) {
+        // Finish what the user asked for: the VMM's part is done or not needed.
+        kill_and_wait(vmm);
+        vmm.reset();
+        r.state = pending == "stop" ? State::stopped : State::standby;
+    } else if (vmm) {
+        if (pending == "standby" && paused && VmmControl(_layout.control_socket(id)).resume()) paused = false;
+        r.state = paused ? State::paused : State::running;
+        r.vmm_pid = vmm->pid();
+        ++_report.adopted;
+    } else if (pending == "stop") {
+        r.state = State::stopped;
+    } else if (pending == "standby") {
+        r.state = snapshot ? State::standby : State::failed;
+    } else if (pending.empty() || pending == "pause" || pending == "resume") {
+        if (r.state == State::running || r.state == State::paused || (r.state == State::standby && !snapshot)) {
+            std::string reason = r.state == State::standby
+                                     ? "standby snapshot is missing"
+                                     : "vmm exited while the daemon was not running (exit status unknown)";
+            r.last_exit = ExitInfo{std::nullopt, std::nullopt, reason, now_rfc3339()};
+            r.state = State::failed;
+        }
+    }
+    // A start or restore that never committed leaves the old state in place.
+    if (r.state == State::failed && pending == "standby" && !r.last_exit)
+        r.last_exit = ExitInfo{std::nullopt, std::nullopt, "vmm lost during standby", now_rfc3339()};
+    if (r.state == State::failed) ++_report.marked_failed;
+    if (!vmm) {
+        r.vmm_pid = 0;
+        remove_sockets(id);
+    }
+    r.pending_op.clear();
+    instance->vmm = vmm;
+    instance->paused = vmm && paused;
+    (void)update_record(*instance, [](InstanceRecord&) {});
+    _registry.insert(instance);
+    if (vmm) _supervisor->watch(id, vmm);
+}
+
+} // namespace brood::manager

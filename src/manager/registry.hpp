@@ -1,0 +1,34 @@
+// The instances the daemon knows, by id and by unique name.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "manager/instance.hpp"
+#include "manager/op_error.hpp"
+
+namespace brood::manager {
+
+class Registry final {
+public:
+    // By id first, then by name; nullptr when unknown.
+    std::shared_ptr<Instance> find(const std::string& id_or_name) const;
+    std::vector<std::shared_ptr<Instance>> all() const;
+
+    // Holds a name for an instance being created; 409 name_taken if in use.
+    [[nodiscard]] OpResult<void> reserve_name(const std::string& name);
+    void release_name(const std::string& name);
+    // Adds an instance whose name was reserved (or is free, at load time).
+    void insert(std::shared_ptr<Instance> instance);
+    void erase(const std::string& id);
+
+private:
+    mutable std::mutex _mutex;
+    std::map<std::string, std::shared_ptr<Instance>> _by_id;
+    std::map<std::string, std::string> _names; // name -> id ("" while reserved)
+};
+
+} // namespace brood::manager

@@ -1,0 +1,22 @@
+// The files of an instance's standby snapshot: staged in
+// snapshots/.tmp-<rand>/, then swapped in as snapshots/snapshot-latest/.
+#pragma once
+
+#include <string>
+
+#include "common/result.hpp"
+#include "manager/layout.hpp"
+
+namespace brood::manager {
+
+// Creates an empty staging directory and returns its path.
+[[nodiscard]] Result<std::string> stage_snapshot_dir(const Layout& layout, const std::string& id);
+// fsyncs the staged files and replaces snapshot-latest with them. The old
+// snapshot-latest is moved aside first and removed last, so a crash leaves
+// a complete snapshot-latest or one recover_snapshot_dirs() can put back.
+[[nodiscard]] Result<void> install_snapshot(const Layout& layout, const std::string& id, const std::string& staged);
+// After a crash: drops staging directories and, when snapshot-latest is
+// missing, puts a moved-aside one back.
+void recover_snapshot_dirs(const Layout& layout, const std::string& id);
+
+} // namespace brood::manager

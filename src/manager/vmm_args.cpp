@@ -1,0 +1,46 @@
+#include "manager/vmm_args.hpp"
+
+#include <filesystem>
+
+namespace brood::manager {
+
+namespace {
+
+void add_common(std::vector<std::string>& args, const Layout& layout, const std::string& id) {
+    args.insert(args.end(), {"--control-socket", layout.control_socket(id), "--serial-log", layout.serial_log(id),
+                             "--serial-socket", layout.serial_socket(id)});
+}
+
+// Forks' memory files are symlinks to a template's file: hand the VMM the
+// resolved path so nothing depends on the link later.
+std::string resolved(const std::string& path) {
+    std::error_code ec;
+    auto canonical = std::filesystem::canonical(path, ec);
+    return ec ? path : canonical.string();
+}
+
+} // namespace
+
+std::vector<std::string> boot_args(const Layout& layout, const InstanceRecord& record) {
+    std::vector<std::string> args{"boot", "--kernel", record.kernel};
+    if (!record.initrd.empty()) args.insert(args.end(), {"--initrd", record.initrd});
+    if (!record.cmdline.empty()) args.insert(args.end(), {"--cmdline", record.cmdline});
+    args.insert(args.end(), {"--memory-mib", std::to_string(record.memory_mib), "--vcpus", std::to_string(record.vcpus)});
+    add_common(args, layout, record.id);
+    return args;
+}
+
+std::vector<std::string> restore_args(const Layout& layout, const InstanceRecord& record,
+                                      const std::string& backend) {
+    std::vector<std::string> args{"restore",
+                                  "--state",
+                                  resolved(layout.snapshot_state(record.id)),
+                                  "--memory",
+                                  resolved(layout.snapshot_memory(record.id)),
+                                  "--backend",
+                                  backend};
+    add_common(args, layout, record.id);
+    return args;
+}
+
+} // namespace brood::manager

@@ -1,0 +1,201 @@
+#include "manager/vmm_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+extern char** environ;
+
+namespace brood::manager {
+
+namespace {
+
+Result<UniqueFd> pidfd_open(pid_t pid) {
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return fail_errno("pidfd_open " + std::to_string(pid));
+    return UniqueFd(fd);
+}
+
+ExitStatus from_wait_status(int status) {
+    ExitStatus s;
+    if (WIFEXITED(status)) s.code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) s.signal = WTERMSIG(status);
+    return s;
+}
+
+class SpawnAttrs final {
+public:
+    SpawnAttrs() {
+        ::posix_spawn_file_actions_init(&actions);
+        ::posix_spawnattr_init(&attr);
+    }
+    ~SpawnAttrs() {
+        ::posix_spawn_file_actions_destroy(&actions);
+        ::posix_spawnattr_destroy(&attr);
+    }
+    SpawnAttrs(const SpawnAttrs&) = delete;
+    SpawnAttrs& operator=(const SpawnAttrs&) = delete;
+    posix_spawn_file_actions_t actions{};
+    posix_spawnattr_t attr{};
+};
+
+// Reads the ready pipe until "ready\n", EOF or the deadline.
+enum class ReadyResult { ready, closed, timeout };
+ReadyResult wait_ready(int fd, int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    std::string got;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return ReadyResult::timeout;
+        pollfd p{fd, POLLIN, 0};
+        int n = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) continue;
+        char buf[64];
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return got.find("ready") != std::string::npos ? ReadyResult::ready : ReadyResult::closed;
+        got.append(buf, static_cast<size_t>(r));
+        if (got.find("ready\n") != std::string::npos) return ReadyResult::ready;
+    }
+}
+
+} // namespace
+
+std::string ExitStatus::describe() const {
+    if (signal) return std::string("vmm killed by signal ") + std::to_string(*signal) + " (" + ::strsignal(*signal) + ")";
+    if (!code) return "vmm exited, status unknown (not a child of this daemon)";
+    switch (*code) {
+    case 0: return "guest powered off or shutdown requested (exit 0)";
+    case 1: return "vmm error while running (exit 1)";
+    case 2: return "vmm rejected its input (exit 2)";
+    case 3: return "guest reset (exit 3)";
+    case 4: return "guest crashed: triple fault, KVM internal error or emulation failure (exit 4)";
+    default:
+        if (*code > 128) return "vmm terminated by signal " + std::to_string(*code - 128) + " (exit " + std::to_string(*code) + ")";
+        return "vmm exited with code " + std::to_string(*code);
+    }
+}
+
+std::string last_log_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    return last;
+}
+
+Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno("pipe2");
+    UniqueFd ready_read(pipe_fds[0]);
+    UniqueFd ready_write_low(pipe_fds[1]);
+    // Give the child its end at a fixed number above the standard fds.
+    constexpr int kChildReadyFd = 3;
+    UniqueFd ready_write(::fcntl(ready_write_low.get(), F_DUPFD_CLOEXEC, 10));
+    if (!ready_write) return fail_errno("dup ready fd");
+    ready_write_low.reset();
+
+    SpawnAttrs sa;
+    ::posix_spawn_file_actions_addopen(&sa.actions, 0, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&sa.actions, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::posix_spawn_file_actions_adddup2(&sa.actions, 1, 2);
+    ::posix_spawn_file_actions_adddup2(&sa.actions, ready_write.get(), kChildReadyFd);
+    // Own session: a dying daemon (or its terminal) takes no VMM with it.
+    ::posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    ::posix_spawnattr_setsigmask(&sa.attr, &empty);
+    ::posix_spawnattr_setsigdefault(&sa.attr, &all);
+
+    std::vector<std::string> argv_strings{spec.binary};
+    argv_strings.insert(argv_strings.end(), spec.args.begin(), spec.args.end());
+    argv_strings.push_back("--ready-fd");
+    argv_strings.push_back(std::to_string(kChildReadyFd));
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), environ);
+    if (rc != 0) return fail(Error::from_errno("spawn " + spec.binary, rc));
+    ready_write.reset();
+    auto pidfd = pidfd_open(pid);
+    if (!pidfd) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return fail(pidfd.error());
+    }
+    auto process = std::make_shared<VmmProcess>(pid, std::move(*pidfd), true);
+
+    ReadyResult ready = wait_ready(ready_read.get(), spec.ready_timeout_ms);
+    if (ready == ReadyResult::ready) return process;
+    if (ready == ReadyResult::timeout) process->kill(SIGKILL);
+    process->wait_exit(5'000);
+    std::string why = ready == ReadyResult::timeout ? "vmm not ready after " + std::to_string(spec.ready_timeout_ms) + " ms"
+                                                    : "vmm exited before it was ready";
+    auto status = process->exit_status();
+    if (status) why += ": " + status->describe();
+    std::string line = last_log_line(spec.log_path);
+    if (!line.empty()) why += ": " + line;
+    int err = ready == ReadyResult::timeout ? ETIMEDOUT : (status && status->code == 2 ? EINVAL : ECHILD);
+    return fail(why, err);
+}
+
+Result<std::shared_ptr<VmmProcess>> VmmProcess::adopt(pid_t pid) {
+    UniqueFd fd = TRY(pidfd_open(pid));
+    return std::make_shared<VmmProcess>(pid, std::move(fd), false);
+}
+
+bool VmmProcess::exited() const {
+    std::lock_guard lock(_mutex);
+    return _exit.has_value();
+}
+
+bool VmmProcess::poll_exit() {
+    std::lock_guard lock(_mutex);
+    if (_exit) return true;
+    pollfd p{_pidfd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    ExitStatus status;
+    if (_child) {
+        int ws = 0;
+        pid_t r;
+        do r = ::waitpid(_pid, &ws, WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r == _pid) status = from_wait_status(ws);
+    }
+    _exit = status;
+    return true;
+}
+
+bool VmmProcess::wait_exit(int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (poll_exit()) return true;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{_pidfd.get(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 100)));
+    }
+}
+
+std::optional<ExitStatus> VmmProcess::exit_status() const {
+    std::lock_guard lock(_mutex);
+    return _exit;
+}
+
+void VmmProcess::kill(int signal) const {
+    ::syscall(SYS_pidfd_send_signal, _pidfd.get(), signal, nullptr, 0);
+}
+
+} // namespace brood::manager

@@ -1,0 +1,106 @@
+#include "vmm/boot.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+#include <fmt/format.h>
+
+#include "common/unique_fd.hpp"
+#include "vmm/arch/x86_64/cpuid.hpp"
+#include "vmm/arch/x86_64/msr.hpp"
+#include "vmm/arch/x86_64/regs.hpp"
+#include "vmm/loader/loader.hpp"
+
+namespace brood {
+namespace {
+
+tl::unexpected<BuildError> bad_input(Error e) { return tl::unexpected(BuildError{std::move(e), true}); }
+tl::unexpected<BuildError> internal(Error e) { return tl::unexpected(BuildError{std::move(e), false}); }
+
+Result<std::vector<uint8_t>> read_file(const std::string& path, const char* what) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail(Error::from_errno(fmt::format("cannot read {} {}", what, path)));
+    struct stat st{};
+    if (::fstat(fd.get(), &st) < 0) return fail(Error::from_errno(fmt::format("cannot read {} {}", what, path)));
+    if (!S_ISREG(st.st_mode)) return fail(fmt::format("cannot read {} {}: not a regular file", what, path));
+    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(Error::from_errno(fmt::format("cannot read {} {}", what, path)));
+        if (n == 0) break;
+        done += static_cast<size_t>(n);
+    }
+    bytes.resize(done);
+    return bytes;
+}
+
+} // namespace
+
+Result<void> check_memory_size(uint64_t memory_mib) {
+    if (memory_mib < kMinMemoryMib)
+        return fail(fmt::format("memory must be at least {} MiB, got {} MiB", kMinMemoryMib, memory_mib));
+    uint64_t host_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t host_mib = host_bytes >> 20;
+    if (memory_mib > host_mib)
+        return fail(fmt::format("memory of {} MiB exceeds this host's {} MiB", memory_mib, host_mib));
+    return {};
+}
+
+Result<void> configure_vcpus_for_boot(Machine& machine) {
+    auto supported = TRY(machine.kvm().supported_cpuid());
+    uint32_t count = machine.vcpu_count();
+    machine.cpuid_tables().clear();
+    for (auto& vcpu : machine.vcpus()) {
+        auto ctx = fmt::format("set up vcpu {}", vcpu.index());
+        machine.cpuid_tables().push_back(x86::apply_cpuid_policy(supported, vcpu.index(), count));
+        TRY_CTX(vcpu.set_cpuid(machine.cpuid_tables().back()), ctx);
+        TRY_CTX(vcpu.set_msrs(x86::boot_msrs()), ctx);
+        TRY_CTX(vcpu.set_default_fpu(), ctx);
+        TRY_CTX(vcpu.update_lapic([](std::span<uint8_t, 1024> regs) { x86::configure_lapic_lints(regs); }), ctx);
+    }
+    return {};
+}
+
+tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSource& source,
+                                                                  const MachineShape& shape,
+                                                                  std::shared_ptr<Console> console) {
+    if (auto ok = check_memory_size(shape.memory_mib); !ok) return bad_input(ok.error());
+    auto kernel = read_file(source.kernel_path, "kernel");
+    if (!kernel) return bad_input(kernel.error());
+    if (kernel->empty()) return bad_input(Error(fmt::format("kernel {} is empty", source.kernel_path)));
+    std::vector<uint8_t> initrd;
+    if (!source.initrd_path.empty()) {
+        auto bytes = read_file(source.initrd_path, "initrd");
+        if (!bytes) return bad_input(bytes.error());
+        initrd = std::move(*bytes);
+    }
+    auto kvm = kvm::Kvm::open();
+    if (!kvm) return internal(kvm.error());
+    if (shape.vcpus == 0 || shape.vcpus > kvm->max_vcpus())
+        return bad_input(Error(fmt::format("vcpus must be between 1 and {} on this host, got {}",
+                                           kvm->max_vcpus(), shape.vcpus)));
+    auto memory = GuestMemory::anonymous(shape.memory_mib << 20);
+    if (!memory) return internal(memory.error());
+
+    loader::BootParams params;
+    params.cmdline = source.cmdline;
+    params.vcpu_count = shape.vcpus;
+    if (!source.initrd_path.empty()) params.initrd = std::span<const uint8_t>(initrd);
+    // Loading touches only the pages the kernel lands on; do it before KVM
+    // sees the memory so a bad image costs no VM.
+    auto boot_state = loader::prepare_boot(*kernel, params, *memory);
+    if (!boot_state) return bad_input(boot_state.error());
+
+    auto machine = Machine::create(std::move(*kvm), std::move(*memory), shape.vcpus, std::move(console));
+    if (!machine) return internal(machine.error());
+    if (auto ok = configure_vcpus_for_boot(**machine); !ok) return internal(ok.error());
+    if (auto ok = (*machine)->vcpus().front().set_boot_state(*boot_state); !ok)
+        return internal(ok.error().context("set up boot vcpu"));
+    return std::move(*machine);
+}
+
+} // namespace brood

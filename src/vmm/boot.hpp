@@ -1,0 +1,30 @@
+// The boot recipe: a Machine with a kernel loaded and vCPUs at its entry.
+#pragma once
+
+#include <memory>
+
+#include "common/result.hpp"
+#include "vmm/console.hpp"
+#include "vmm/machine.hpp"
+#include "vmm/vm_config.hpp"
+
+namespace brood {
+
+// Errors that are the caller's fault (bad kernel, memory size...) are
+// distinguished so main() can exit with ExitCode::bad_input.
+struct BuildError {
+    Error error;
+    bool bad_input = false;
+};
+
+tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSource& source,
+                                                                  const MachineShape& shape,
+                                                                  std::shared_ptr<Console> console);
+
+// Host memory limit check shared by both recipes.
+Result<void> check_memory_size(uint64_t memory_mib);
+
+// CPUID, MSRs, FPU and LAPIC set-up every vCPU gets at boot.
+Result<void> configure_vcpus_for_boot(Machine& machine);
+
+} // namespace brood

@@ -1,0 +1,94 @@
+// One KVM vCPU: set-up, the run call decoded into a plain exit, and the
+// state a snapshot needs.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/mapping.hpp"
+#include "common/result.hpp"
+#include "common/unique_fd.hpp"
+#include "vmm/arch/x86_64/cpu_state.hpp"
+#include "vmm/kvm/kvm.hpp"
+#include "vmm/kvm/vm.hpp"
+
+struct kvm_run;
+
+namespace brood::kvm {
+
+// Why KVM_RUN returned, without KVM's types.
+struct VcpuExit {
+    enum class Kind {
+        io,            // port I/O: data points into the run page
+        mmio,          // memory-mapped I/O outside RAM
+        interrupted,   // a signal or immediate_exit asked us to stop
+        shutdown,      // triple fault
+        system_reset,  // KVM_SYSTEM_EVENT reset
+        system_off,    // KVM_SYSTEM_EVENT shutdown
+        internal_error,
+        fail_entry,
+        hlt,
+        other,
+    };
+    Kind kind = Kind::other;
+    bool is_write = false;
+    uint16_t port = 0;
+    uint64_t address = 0;
+    uint32_t size = 0;  // bytes per access
+    uint32_t count = 0; // repeated port accesses (rep ins/outs)
+    std::span<uint8_t> data;
+    uint32_t raw_reason = 0;
+    uint64_t detail = 0; // suberror / hardware reason
+};
+
+// Per-vCPU state as KVM's own structs, kept as opaque bytes; MSRs as pairs.
+struct VcpuState {
+    std::vector<uint8_t> regs, sregs, xsave, xcrs, lapic, mp_state, events, debugregs;
+    std::vector<x86::MsrEntry> msrs;
+};
+
+class Vcpu final {
+public:
+    static Result<Vcpu> create(const Kvm& kvm, const Vm& vm, uint32_t index);
+
+    uint32_t index() const { return _index; }
+    int fd() const { return _fd.get(); }
+
+    Result<void> set_cpuid(const x86::CpuidTable& table);
+    Result<void> set_boot_state(const x86::BootCpuState& state);
+    Result<void> set_msrs(const std::vector<x86::MsrEntry>& msrs);
+    Result<void> set_default_fpu();
+    // Read-modify-write of the LAPIC register page.
+    template <typename F>
+    Result<void> update_lapic(F&& edit);
+
+    // Enter the guest until the next exit that needs userspace.
+    Result<VcpuExit> run();
+    // Makes the next (or current, once signalled) run() return at once.
+    void set_immediate_exit(bool on);
+
+    Result<VcpuState> save_state(const std::vector<uint32_t>& msr_indices);
+    Result<void> restore_state(const VcpuState& state);
+
+private:
+    Vcpu(uint32_t index, UniqueFd fd, Mapping run_page)
+        : _index(index), _fd(std::move(fd)), _run_page(std::move(run_page)) {}
+    kvm_run* run_page() const;
+    Result<void> get_lapic(std::span<uint8_t, 1024> regs);
+    Result<void> set_lapic(std::span<const uint8_t, 1024> regs);
+
+    uint32_t _index;
+    UniqueFd _fd;
+    Mapping _run_page;
+};
+
+template <typename F>
+Result<void> Vcpu::update_lapic(F&& edit) {
+    alignas(8) uint8_t regs[1024];
+    TRY(get_lapic(std::span<uint8_t, 1024>(regs)));
+    edit(std::span<uint8_t, 1024>(regs));
+    return set_lapic(std::span<const uint8_t, 1024>(regs));
+}
+
+} // namespace brood::kvm

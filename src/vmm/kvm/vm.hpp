@@ -1,0 +1,42 @@
+// One KVM virtual machine: memory slots, the in-kernel irqchip and PIT,
+// interrupt lines, and the VM-wide state a snapshot needs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/unique_fd.hpp"
+#include "vmm/kvm/kvm.hpp"
+
+namespace brood::kvm {
+
+// VM-wide device state as KVM's own structs, kept as opaque bytes.
+struct VmState {
+    std::vector<uint8_t> pic_master, pic_slave, ioapic; // kvm_irqchip
+    std::vector<uint8_t> pit;                           // kvm_pit_state2
+    std::vector<uint8_t> clock;                         // kvm_clock_data
+};
+
+class Vm final {
+public:
+    static Result<Vm> create(const Kvm& kvm);
+
+    int fd() const { return _fd.get(); }
+
+    // Register guest RAM. Do this before create_irqchip(): afterwards KVM
+    // takes milliseconds per slot on some hosts.
+    Result<void> set_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host);
+    // TSS/identity-map addresses, in-kernel PIC+IOAPIC+LAPIC and PIT2.
+    Result<void> create_irqchip();
+    Result<void> set_irq_line(uint32_t irq, bool level);
+
+    Result<VmState> save_state() const;
+    Result<void> restore_state(const VmState& state);
+
+private:
+    explicit Vm(UniqueFd fd) : _fd(std::move(fd)) {}
+    UniqueFd _fd;
+};
+
+} // namespace brood::kvm

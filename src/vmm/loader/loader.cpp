@@ -1,0 +1,57 @@
+#include "vmm/loader/loader.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "vmm/arch/x86_64/gdt.hpp"
+#include "vmm/arch/x86_64/layout.hpp"
+#include "vmm/arch/x86_64/mptable.hpp"
+#include "vmm/loader/formats.hpp"
+
+namespace brood::loader {
+
+const char* to_string(BootProtocol protocol) {
+    return protocol == BootProtocol::Pvh ? "pvh" : "linux64";
+}
+
+const char* to_string(KernelFormat format) {
+    return format == KernelFormat::BzImage ? "bzImage" : "elf";
+}
+
+namespace {
+
+Result<void> check_min_ram(const GuestMemory& mem) {
+    if (mem.layout().low_ram_end() < x86::kMinRamSize)
+        return fail(fmt::format("guest memory ({} KiB) is too small to boot; brood needs at least "
+                                "{} MiB",
+                                mem.size() / x86::kKiB, x86::kMinRamSize / x86::kMiB));
+    return {};
+}
+
+} // namespace
+
+bool looks_like_elf(std::span<const uint8_t> image) {
+    return image.size() >= 4 && std::memcmp(image.data(), "\x7f" "ELF", 4) == 0;
+}
+
+Result<KernelEntry> load_kernel(std::span<const uint8_t> image, const BootParams& p,
+                                GuestMemory& mem) {
+    if (image.empty()) return fail("kernel image is empty");
+    TRY(check_min_ram(mem));
+    if (looks_like_elf(image)) return load_elf(image, p, mem);
+    if (looks_like_bzimage(image)) return load_bzimage(image, p, mem);
+    return fail("kernel image is neither an ELF nor a bzImage");
+}
+
+Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const BootParams& p,
+                                       GuestMemory& mem, KernelEntry* details) {
+    TRY(check_min_ram(mem));
+    TRY(x86::write_mptable(mem, p.vcpu_count));
+    TRY(x86::write_boot_gdt_and_page_tables(mem));
+    KernelEntry entry = TRY(load_kernel(image, p, mem));
+    if (details) *details = entry;
+    return entry.cpu;
+}
+
+} // namespace brood::loader

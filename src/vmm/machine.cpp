@@ -1,0 +1,221 @@
+#include "vmm/machine.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace brood {
+namespace {
+
+// vCPU threads are kicked out of KVM_RUN with this signal; its handler is
+// empty, the point is the EINTR.
+constexpr int kKickSignal = SIGUSR1;
+
+void install_kick_handler() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa{};
+        sa.sa_handler = [](int) {};
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0; // no SA_RESTART: KVM_RUN must return
+        sigaction(kKickSignal, &sa, nullptr);
+    });
+}
+
+} // namespace
+
+Machine::Machine(kvm::Kvm kvm, kvm::Vm vm, GuestMemory memory, std::shared_ptr<Console> console)
+    : _kvm(std::move(kvm)), _vm(std::move(vm)), _memory(std::move(memory)), _console(std::move(console)) {}
+
+Machine::~Machine() {
+    if (!_threads.empty()) {
+        request_exit(ExitCode::vmm_error, "machine destroyed while running");
+        finish();
+    }
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(kvm::Kvm kvm, GuestMemory memory, uint32_t vcpu_count,
+                                                 std::shared_ptr<Console> console) {
+    uint32_t max = kvm.max_vcpus();
+    if (vcpu_count == 0 || vcpu_count > max)
+        return fail(fmt::format("vcpus must be between 1 and {} on this host, got {}", max, vcpu_count));
+    auto vm = TRY(kvm::Vm::create(kvm));
+    uint32_t slot = 0;
+    for (const auto& region : memory.layout().regions())
+        TRY(vm.set_memory_region(slot++, region.guest_addr, region.size, memory.host_base() + region.host_offset));
+    TRY(vm.create_irqchip());
+
+    std::unique_ptr<Machine> m(new Machine(std::move(kvm), std::move(vm), std::move(memory), std::move(console)));
+    for (uint32_t i = 0; i < vcpu_count; ++i) m->_vcpus.push_back(TRY(kvm::Vcpu::create(m->_kvm, m->_vm, i)));
+
+    m->_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!m->_exit_event) return fail_errno("eventfd");
+
+    Machine* self = m.get();
+    auto irq = [self](uint32_t line) {
+        return [self, line](bool level) {
+            if (auto r = self->_vm.set_irq_line(line, level); !r) spdlog::error("{}", r.error().message());
+        };
+    };
+    auto requests = [self](devices::GuestRequest req) { self->on_guest_request(req); };
+    m->_serial = std::make_unique<devices::Serial>(irq(devices::Serial::kCom1Irq),
+                                                   [self](uint8_t b) { self->_console->write(b); });
+    m->_i8042 = std::make_unique<devices::I8042>(irq(devices::I8042::kKeyboardIrq), requests);
+    m->_power = std::make_unique<devices::PowerOff>(requests);
+    m->_quiet = std::make_unique<devices::QuietPorts>();
+    m->_bus.add(devices::Serial::kCom1Base, 8, m->_serial.get());
+    m->_bus.add(devices::I8042::kDataPort, 5, m->_i8042.get());
+    m->_bus.add(devices::PowerOff::kPort, 2, m->_power.get());
+    m->_bus.add(0x61, 1, m->_quiet.get());
+    m->_bus.add(0x70, 2, m->_quiet.get());
+    m->_bus.add(0x80, 1, m->_quiet.get());
+    m->_bus.add(0x92, 1, m->_quiet.get());
+    return m;
+}
+
+void Machine::on_guest_request(devices::GuestRequest request) {
+    if (request == devices::GuestRequest::reset) request_exit(ExitCode::reset, "guest reset");
+    else request_exit(ExitCode::power_off, "guest powered off");
+}
+
+Result<void> Machine::start(bool paused) {
+    install_kick_handler();
+    TRY(_console->start([this](std::span<const uint8_t> bytes) { _serial->receive(bytes); }));
+    {
+        std::lock_guard lock(_mutex);
+        _pause_requested = paused;
+        _paused = paused;
+        for (auto& v : _vcpus) v.set_immediate_exit(paused);
+    }
+    for (auto& vcpu : _vcpus) _threads.emplace_back([this, &vcpu] { vcpu_loop(vcpu); });
+    if (paused) {
+        std::unique_lock lock(_mutex);
+        _cv.wait(lock, [this] { return _parked == _vcpus.size() || _stopping; });
+    }
+    return {};
+}
+
+void Machine::kick_vcpus() {
+    for (auto& v : _vcpus) v.set_immediate_exit(true);
+    for (auto& t : _threads) pthread_kill(t.native_handle(), kKickSignal);
+}
+
+Result<void> Machine::pause() {
+    std::unique_lock lock(_mutex);
+    if (_stopping) return fail("the VM is shutting down");
+    if (_paused) return {};
+    _pause_requested = true;
+    kick_vcpus();
+    _cv.wait(lock, [this] { return _parked == _vcpus.size() || _stopping; });
+    if (_stopping) return fail("the VM stopped while pausing");
+    _paused = true;
+    return {};
+}
+
+Result<void> Machine::resume() {
+    std::lock_guard lock(_mutex);
+    if (_stopping) return fail("the VM is shutting down");
+    _pause_requested = false;
+    _paused = false;
+    _cv.notify_all();
+    return {};
+}
+
+void Machine::request_exit(ExitCode code, std::string reason) {
+    {
+        std::lock_guard lock(_mutex);
+        if (_exit_requested) return;
+        _exit_requested = true;
+        _exit = {code, std::move(reason)};
+        _stopping = true;
+        _cv.notify_all();
+    }
+    uint64_t one = 1;
+    (void)!::write(_exit_event.get(), &one, sizeof(one));
+}
+
+MachineExit Machine::finish() {
+    {
+        std::lock_guard lock(_mutex);
+        _stopping = true;
+        kick_vcpus();
+        _cv.notify_all();
+    }
+    for (auto& t : _threads) t.join();
+    _threads.clear();
+    std::lock_guard lock(_mutex);
+    return _exit;
+}
+
+void Machine::vcpu_loop(kvm::Vcpu& vcpu) {
+    while (!_stopping) {
+        {
+            std::unique_lock lock(_mutex);
+            if (_pause_requested && !_stopping) {
+                ++_parked;
+                _cv.notify_all();
+                _cv.wait(lock, [this] { return !_pause_requested || _stopping; });
+                --_parked;
+            }
+            if (_stopping) break;
+            vcpu.set_immediate_exit(false);
+        }
+        auto exit = vcpu.run();
+        if (!exit) {
+            request_exit(ExitCode::vmm_error, exit.error().message());
+            break;
+        }
+        if (!handle_exit(vcpu, *exit)) break;
+    }
+}
+
+// Returns false when this vCPU must stop.
+bool Machine::handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit) {
+    using Kind = kvm::VcpuExit::Kind;
+    switch (exit.kind) {
+    case Kind::io: {
+        for (uint32_t i = 0; i < exit.count; ++i) {
+            auto chunk = exit.data.subspan(static_cast<size_t>(i) * exit.size, exit.size);
+            if (exit.is_write) _bus.write(exit.port, chunk);
+            else _bus.read(exit.port, chunk);
+        }
+        return true;
+    }
+    case Kind::mmio:
+        // Nothing is mapped outside RAM but the in-kernel LAPIC/IOAPIC.
+        if (!exit.is_write) std::fill(exit.data.begin(), exit.data.end(), uint8_t{0xff});
+        spdlog::debug("vcpu {}: unhandled MMIO {} at {:#x}", vcpu.index(), exit.is_write ? "write" : "read",
+                      exit.address);
+        return true;
+    case Kind::interrupted:
+    case Kind::hlt:
+        return true;
+    case Kind::shutdown:
+        request_exit(ExitCode::crash, fmt::format("vcpu {}: triple fault", vcpu.index()));
+        return false;
+    case Kind::system_reset:
+        request_exit(ExitCode::reset, "guest reset");
+        return false;
+    case Kind::system_off:
+        request_exit(ExitCode::power_off, "guest powered off");
+        return false;
+    case Kind::internal_error:
+        request_exit(ExitCode::crash,
+                     fmt::format("vcpu {}: KVM internal error (suberror {})", vcpu.index(), exit.detail));
+        return false;
+    case Kind::fail_entry:
+        request_exit(ExitCode::crash,
+                     fmt::format("vcpu {}: VM entry failed (reason {:#x})", vcpu.index(), exit.detail));
+        return false;
+    case Kind::other:
+        request_exit(ExitCode::vmm_error,
+                     fmt::format("vcpu {}: unexpected KVM exit {}", vcpu.index(), exit.raw_reason));
+        return false;
+    }
+    return true;
+}
+
+} // namespace brood

@@ -1,0 +1,174 @@
+// brood-vmm: one process per VM. Parses the command line, builds the machine
+// (boot or restore recipe), serves the control API and waits for the end.
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/http/server.hpp"
+#include "vmm/boot.hpp"
+#include "vmm/control_api.hpp"
+#include "vmm/restore.hpp"
+#include "vmm/snapshot/snapshot_writer.hpp"
+
+namespace {
+
+using namespace brood;
+
+struct Options {
+    BootSource boot;
+    MachineShape shape;
+    RestoreSource restore;
+    ConsoleConfig console;
+    std::string control_socket;
+    bool paused = false;
+    int ready_fd = -1;
+    std::string log_level = "warn";
+};
+
+[[noreturn]] void die(ExitCode code, const std::string& message) {
+    std::fprintf(stderr, "brood-vmm: %s\n", message.c_str());
+    std::exit(static_cast<int>(code));
+}
+
+void check_socket_path_free(const std::string& path, const char* what) {
+    struct stat st{};
+    if (!path.empty() && ::lstat(path.c_str(), &st) == 0) die(ExitCode::bad_input, fmt::format("{} path {} exists", what, path));
+}
+
+int wait_for_end(Machine& machine, int signal_fd) {
+    pollfd fds[2] = {{machine.exit_fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    int signal_exit = -1;
+    while (true) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            signalfd_siginfo info{};
+            if (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+                signal_exit = exit_code_for_signal(static_cast<int>(info.ssi_signo));
+                machine.request_exit(ExitCode::vmm_error, fmt::format("terminated by signal {}", info.ssi_signo));
+            }
+        }
+        if (fds[0].revents & POLLIN) break;
+    }
+    MachineExit end = machine.finish();
+    if (signal_exit >= 0) {
+        spdlog::info("{}", end.reason);
+        return signal_exit;
+    }
+    if (end.code != ExitCode::power_off) std::fprintf(stderr, "brood-vmm: %s\n", end.reason.c_str());
+    else spdlog::info("{}", end.reason);
+    return static_cast<int>(end.code);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    CLI::App app{"brood-vmm: one KVM virtual machine per process"};
+    app.require_subcommand(1);
+    auto add_common = [&opt](CLI::App* cmd) {
+        cmd->add_option("--serial-log", opt.console.log_path, "Append guest serial output to this file");
+        cmd->add_option("--serial-socket", opt.console.socket_path, "Unix socket for the interactive serial console");
+        cmd->add_flag("--serial-stdio", opt.console.stdio, "Serial console on stdin/stdout");
+        cmd->add_option("--control-socket", opt.control_socket, "Unix socket for the control API (must not exist)");
+        cmd->add_flag("--paused", opt.paused, "Do not run the vCPUs until PUT /vm/resume");
+        cmd->add_option("--ready-fd", opt.ready_fd, "Write \"ready\\n\" to this fd once running");
+        cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
+            ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    };
+    auto* boot = app.add_subcommand("boot", "Boot a kernel (bzImage, ELF vmlinux or PVH ELF)");
+    boot->add_option("--kernel", opt.boot.kernel_path, "Kernel image")->required();
+    boot->add_option("--initrd", opt.boot.initrd_path, "Initial ramdisk");
+    boot->add_option("--cmdline", opt.boot.cmdline, "Kernel command line");
+    boot->add_option("--memory-mib", opt.shape.memory_mib, "Guest memory in MiB")->default_val(128);
+    boot->add_option("--vcpus", opt.shape.vcpus, "Number of vCPUs")->default_val(1);
+    add_common(boot);
+    auto* restore = app.add_subcommand("restore", "Resume a VM from a snapshot");
+    restore->add_option("--state", opt.restore.state_path, "Snapshot state file")->required();
+    restore->add_option("--memory", opt.restore.memory_path, "Snapshot memory file")->required();
+    restore->add_option("--backend", opt.restore.backend, "Memory backend: copy or file")
+        ->check(CLI::IsMember({"copy", "file"}))
+        ->default_val("file");
+    add_common(restore);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        die(ExitCode::bad_input, e.what());
+    }
+
+    auto logger = spdlog::stderr_color_mt("brood-vmm");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(opt.log_level));
+    if (opt.shape.memory_mib == 0) die(ExitCode::bad_input, "memory must be at least 16 MiB, got 0 MiB");
+    if (opt.shape.memory_mib > (uint64_t{1} << 30)) die(ExitCode::bad_input, "memory size is absurdly large");
+    check_socket_path_free(opt.control_socket, "control socket");
+    check_socket_path_free(opt.console.socket_path, "serial socket");
+
+    // Signals that end the VM go to a signalfd; block them before any thread exists.
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    UniqueFd signal_fd(::signalfd(-1, &mask, SFD_CLOEXEC));
+    std::signal(SIGPIPE, SIG_IGN);
+
+    auto console = Console::open(opt.console);
+    if (!console) die(ExitCode::bad_input, console.error().message());
+
+    nlohmann::json description;
+    std::unique_ptr<Machine> machine;
+    if (boot->parsed()) {
+        auto built = build_for_boot(opt.boot, opt.shape, *console);
+        if (!built) die(built.error().bad_input ? ExitCode::bad_input : ExitCode::vmm_error, built.error().error.message());
+        machine = std::move(*built);
+        machine->boot_description() = nlohmann::json{{"kernel", opt.boot.kernel_path}, {"initrd", opt.boot.initrd_path},
+                                                     {"cmdline", opt.boot.cmdline}}.dump();
+        description["boot"] = {{"kernel", opt.boot.kernel_path}, {"initrd", opt.boot.initrd_path},
+                               {"cmdline", opt.boot.cmdline}};
+    } else {
+        auto built = build_from_snapshot(opt.restore, *console);
+        if (!built) die(built.error().bad_input ? ExitCode::bad_input : ExitCode::vmm_error, built.error().error.message());
+        machine = std::move(*built);
+        description["restored_from"] = {{"state", opt.restore.state_path}, {"memory", opt.restore.memory_path},
+                                        {"backend", opt.restore.backend}};
+    }
+
+    auto snapshot = [&machine](const nlohmann::json& body) -> Result<nlohmann::json> {
+        auto request = TRY(parse_snapshot_request(body));
+        auto stats = TRY(write_snapshot(*machine, request));
+        return nlohmann::json{{"diff", stats.diff},
+                              {"reflinked", stats.reflinked},
+                              {"bytes_written", stats.bytes_written},
+                              {"bytes_copied", stats.bytes_copied}};
+    };
+    ControlContext control{*machine, description, std::chrono::steady_clock::now(), snapshot};
+    std::optional<http::Server> server;
+    if (!opt.control_socket.empty()) {
+        auto listening = http::Server::listen_unix(opt.control_socket, 0600);
+        if (!listening) die(ExitCode::bad_input, listening.error().message());
+        server.emplace(std::move(*listening));
+        if (auto ok = server->start(make_control_router(control)); !ok) die(ExitCode::vmm_error, ok.error().message());
+    }
+    if (auto ok = machine->start(opt.paused); !ok) die(ExitCode::vmm_error, ok.error().message());
+    if (opt.ready_fd >= 0) {
+        (void)!::write(opt.ready_fd, "ready\n", 6);
+        ::close(opt.ready_fd);
+    }
+    int code = wait_for_end(*machine, signal_fd.get());
+    if (server) server->stop();
+    return code;
+}

@@ -1,0 +1,20 @@
+// The restore recipe: a Machine rebuilt from a state file and a memory file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "vmm/boot.hpp"
+
+namespace brood {
+
+struct RestoreSource {
+    std::string state_path;
+    std::string memory_path;
+    std::string backend = "file"; // "file": MAP_PRIVATE of the memory file; "copy": private copy
+};
+
+tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const RestoreSource& source,
+                                                                       std::shared_ptr<Console> console);
+
+} // namespace brood

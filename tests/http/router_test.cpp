@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http/router.hpp"
+
+using namespace brood::http;
+
+namespace {
+
+Request make(std::string method, std::string path) {
+    Request r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    return r;
+}
+
+Router sample() {
+    Router router;
+    router.add("GET", "/instances", [](Request&) { return json(200, nlohmann::json::array()); });
+    router.add("GET", "/instances/{id}", [](Request& r) { return json(200, {{"id", r.path_params.at(0)}}); });
+    router.add("DELETE", "/instances/{id}", [](Request&) { return no_content(); });
+    router.add("POST", "/instances/{id}/start", [](Request& r) { return json(202, {{"started", r.path_params[0]}}); });
+    router.add("POST", "/parse", [](Request& r) {
+        auto body = nlohmann::json::parse(r.body);
+        return json(200, {{"n", body.at("n").get<int>()}});
+    });
+    router.add("GET", "/boom", [](Request&) -> Response { throw std::runtime_error("kaput"); });
+    return router;
+}
+
+} // namespace
+
+TEST(HttpRouter, MatchesLiteralAndParams) {
+    Router router = sample();
+    auto req = make("GET", "/instances/web-1");
+    Response r = router.dispatch(req);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["id"], "web-1");
+    auto start = make("POST", "/instances/a%20b/start");
+    EXPECT_EQ(nlohmann::json::parse(router.dispatch(start).body)["started"], "a b");
+    auto list = make("GET", "/instances/");
+    EXPECT_EQ(router.dispatch(list).status, 200);
+}
+
+TEST(HttpRouter, UnknownPathIs404) {
+    Router router = sample();
+    auto req = make("GET", "/nothing/here");
+    Response r = router.dispatch(req);
+    EXPECT_EQ(r.status, 404);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["code"], "not_found");
+    auto deep = make("GET", "/instances/a/b/c");
+    EXPECT_EQ(router.dispatch(deep).status, 404);
+}
+
+TEST(HttpRouter, WrongMethodIs405WithAllow) {
+    Router router = sample();
+    auto req = make("PUT", "/instances/x");
+    Response r = router.dispatch(req);
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.headers.at("Allow"), "GET, DELETE");
+}
+
+TEST(HttpRouter, JsonErrorsAre400AndOtherExceptions500) {
+    Router router = sample();
+    auto bad = make("POST", "/parse");
+    bad.body = "{not json";
+    EXPECT_EQ(router.dispatch(bad).status, 400);
+    auto wrong_type = make("POST", "/parse");
+    wrong_type.body = R"({"n":"seven"})";
+    EXPECT_EQ(router.dispatch(wrong_type).status, 400);
+    auto boom = make("GET", "/boom");
+    Response r = router.dispatch(boom);
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["code"], "internal");
+}
+
+TEST(HttpRouter, ObserverSeesPatternAndStatus) {
+    Router router = sample();
+    std::string seen;
+    int status = 0;
+    router.set_observer([&](const std::string& m, const std::string& p, int s, std::chrono::nanoseconds) {
+        seen = m + " " + p;
+        status = s;
+    });
+    auto req = make("POST", "/instances/q/start");
+    router.dispatch(req);
+    EXPECT_EQ(seen, "POST /instances/{id}/start");
+    EXPECT_EQ(status, 202);
+    EXPECT_EQ(router.routes().size(), 6u);
+}

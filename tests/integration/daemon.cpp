@@ -1,0 +1,173 @@
+#include "daemon.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/http/client.hpp"
+#include "manager/process_scan.hpp"
+
+extern char** environ;
+
+namespace brood::testing {
+
+namespace fs = std::filesystem;
+
+std::string broodd_binary() { return BROOD_TEST_BROODD; }
+std::string brood_binary() { return BROOD_TEST_BROOD; }
+std::string vmm_binary() { return BROOD_TEST_VMM; }
+std::string guest_kernel() { return BROOD_TEST_GUEST; }
+bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+
+int free_tcp_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+Daemon::Daemon() {
+    char tmpl[] = "/tmp/brood-it-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    _dir = tmpl;
+    _socket = _dir + "/brood.sock";
+}
+
+Daemon::~Daemon() {
+    kill9();
+    for (const auto& [id, pid] : vmm_processes(guests_dir())) ::kill(pid, SIGKILL);
+    std::error_code ec;
+    if (::testing::Test::HasFailure() && std::getenv("BROOD_KEEP_FAILED")) return;
+    fs::remove_all(_dir, ec);
+}
+
+void Daemon::start(const std::vector<std::string>& extra_args) {
+    std::vector<std::string> args{broodd_binary(), "--data-dir", data_dir(), "--socket", _socket,
+                                  "--vmm",         vmm_binary()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    std::string log_path = log();
+    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    int rc = posix_spawn(&_pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ASSERT_EQ(rc, 0) << "spawn broodd";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (call("GET", "/version", nullptr, 1000).status == 200) return;
+        int status = 0;
+        if (::waitpid(_pid, &status, WNOHANG) == _pid) {
+            _pid = -1;
+            FAIL() << "broodd exited at start; log:\n" << std::ifstream(log_path).rdbuf();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "broodd did not answer within 30 s";
+}
+
+void Daemon::kill9() {
+    if (_pid <= 0) return;
+    ::kill(_pid, SIGKILL);
+    ::waitpid(_pid, nullptr, 0);
+    _pid = -1;
+}
+
+void Daemon::terminate() {
+    if (_pid <= 0) return;
+    ::kill(_pid, SIGTERM);
+    ::waitpid(_pid, nullptr, 0);
+    _pid = -1;
+}
+
+std::string Daemon::log() const { return _dir + "/broodd.log"; }
+
+Reply Daemon::call(const std::string& method, const std::string& path, const nlohmann::json& body,
+                   int timeout_ms) const {
+    Reply reply;
+    auto client = http::Client::connect_unix(_socket);
+    if (!client) return reply;
+    auto response = client->request(method, path, body.is_null() ? "" : body.dump(), timeout_ms);
+    if (!response) return reply;
+    reply.status = response->status;
+    reply.text = response->body;
+    reply.content_type = response->content_type;
+    if (reply.content_type.find("json") != std::string::npos && !reply.text.empty())
+        reply.body = nlohmann::json::parse(reply.text, nullptr, false);
+    return reply;
+}
+
+nlohmann::json Daemon::create(const std::string& name, int memory_mib) const {
+    Reply r = call("POST", "/instances",
+                   {{"name", name}, {"kernel", guest_kernel()}, {"memory_mib", memory_mib}, {"vcpus", 1}});
+    EXPECT_EQ(r.status, 201) << r.text;
+    return r.body;
+}
+
+bool Daemon::wait_guest_ready(const std::string& ref, int timeout_ms) const {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+        Reply r = call("GET", "/instances/" + ref + "/logs");
+        size_t at = r.text.find("brood-guest ready");
+        if (r.status == 200 && at != std::string::npos && r.text.find('\n', at) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+std::string Daemon::console(const std::string& ref, const std::string& input, const std::string& until,
+                            int timeout_ms) const {
+    Reply r = call("POST", "/instances/" + ref + "/console",
+                   {{"input", input}, {"until", until}, {"timeout_ms", timeout_ms}});
+    EXPECT_EQ(r.status, 200) << "console " << input << ": " << r.text;
+    return r.status == 200 ? r.body.value("output", "") : "";
+}
+
+std::map<std::string, pid_t> vmm_processes(const std::string& guests_dir) {
+    return manager::find_vmm_processes(guests_dir);
+}
+
+std::map<std::string, std::string> tree_digest(const std::string& root) {
+    std::map<std::string, std::string> out;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        std::string rel = fs::relative(it->path(), root).string();
+        if (it->is_regular_file()) {
+            auto size = it->file_size();
+            std::string digest = std::to_string(size);
+            if (size < 65536) {
+                std::ifstream in(it->path(), std::ios::binary);
+                std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                digest += ":" + std::to_string(std::hash<std::string>{}(content));
+            }
+            out[rel] = digest;
+        } else {
+            out[rel] = it->is_directory() ? "dir" : "other";
+        }
+    }
+    return out;
+}
+
+} // namespace brood::testing

@@ -1,0 +1,73 @@
+// Test harness: runs the real broodd (which runs the real brood-vmm and the
+// test guest) in a scratch directory and talks to it like a user.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace brood::testing {
+
+struct Reply {
+    int status = 0; // 0: no answer (transport error)
+    nlohmann::json body;
+    std::string text;
+    std::string content_type;
+};
+
+// Paths of the built programs (set by CMake).
+std::string broodd_binary();
+std::string brood_binary();
+std::string vmm_binary();
+std::string guest_kernel();
+bool have_kvm();
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_tcp_port();
+
+class Daemon final {
+public:
+    // Makes a fresh scratch directory under /tmp.
+    Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+    ~Daemon(); // kills the daemon and every VMM of its data dir, removes the directory
+
+    // Starts broodd and waits until it answers. Extra flags are appended.
+    void start(const std::vector<std::string>& extra_args = {});
+    void kill9();
+    void terminate(); // SIGTERM, wait
+    pid_t pid() const { return _pid; }
+
+    Reply call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr,
+               int timeout_ms = 120'000) const;
+
+    // POST /instances with the test guest; returns the instance JSON.
+    nlohmann::json create(const std::string& name, int memory_mib = 128) const;
+    // Waits until the guest printed its ready line (test guest protocol).
+    bool wait_guest_ready(const std::string& ref, int timeout_ms = 60'000) const;
+    // POST console; returns the output ("" and a failure when not 200).
+    std::string console(const std::string& ref, const std::string& input, const std::string& until,
+                        int timeout_ms = 20'000) const;
+
+    const std::string& dir() const { return _dir; }
+    const std::string& socket() const { return _socket; }
+    std::string data_dir() const { return _dir + "/data"; }
+    std::string guests_dir() const { return _dir + "/data/guests"; }
+    std::string log() const;
+
+private:
+    std::string _dir;
+    std::string _socket;
+    pid_t _pid = -1;
+};
+
+// brood-vmm processes (not zombies) serving an instance of `guests_dir`: id -> pid.
+std::map<std::string, pid_t> vmm_processes(const std::string& guests_dir);
+// Files and directories under `root`, with sizes and a digest of small files.
+std::map<std::string, std::string> tree_digest(const std::string& root);
+
+} // namespace brood::testing
