@@ -186,7 +186,8 @@ std::string check_schema(const nlohmann::json& spec, const nlohmann::json& schem
     if (value.is_object()) {
         for (const auto& key : schema.value("required", nlohmann::json::array()))
             if (!value.contains(key.get<std::string>())) return where + ": missing " + key.get<std::string>();
-        for (const auto& [key, sub] : schema.value("properties", nlohmann::json::object()).items())
+        const nlohmann::json properties = schema.value("properties", nlohmann::json::object());
+        for (const auto& [key, sub] : properties.items())
             if (value.contains(key))
                 if (auto e = check_schema(spec, sub, value[key], where + "." + key); !e.empty()) return e;
     }

@@ -1,0 +1,96 @@
+// The brood CLI against a real daemon: output, --json and exit codes.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "fixture.hpp"
+
+using namespace brood::testing;
+
+namespace {
+
+struct CliRun {
+    int code = -1;
+    std::string out;
+};
+
+CliRun run_brood(const Daemon& d, const std::string& args, const std::string& socket = "") {
+    std::string cmd = "BROOD_SOCKET=" + (socket.empty() ? d.socket() : socket) + " " + brood_binary() + " " + args +
+                      " 2>&1";
+    CliRun run;
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
+    int status = ::pclose(pipe);
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
+
+} // namespace
+
+TEST(BroodCli, HelpOnEveryVerb) {
+    Daemon d;
+    CliRun top = run_brood(d, "--help");
+    EXPECT_EQ(top.code, 0);
+    for (const char* verb : {"create", "run", "ps", "inspect", "start", "stop", "standby", "restore", "pause", "resume",
+                             "rm", "logs", "console"}) {
+        CliRun r = run_brood(d, std::string(verb) + " --help");
+        EXPECT_EQ(r.code, 0) << verb;
+        EXPECT_NE(r.out.find("Usage"), std::string::npos) << verb << ": " << r.out;
+        EXPECT_NE(top.out.find(verb), std::string::npos) << verb << " missing from brood --help";
+    }
+    EXPECT_EQ(run_brood(d, "start").code, 2) << "a missing argument is a usage error";
+    EXPECT_EQ(run_brood(d, "frobnicate").code, 2);
+    EXPECT_EQ(run_brood(d, "ps", d.dir() + "/nobody.sock").code, 8) << "no daemon";
+}
+
+TEST_F(Broodd, CliVerbsAndExitCodes) {
+    const std::string kernel = " --kernel " + guest_kernel();
+    CliRun created = run_brood(daemon, "--json create cli-a" + kernel);
+    ASSERT_EQ(created.code, 0) << created.out;
+    EXPECT_EQ(nlohmann::json::parse(created.out)["state"], "Created");
+    EXPECT_EQ(run_brood(daemon, "create cli-a" + kernel).code, 5) << "duplicate name: conflict";
+    EXPECT_EQ(run_brood(daemon, "create Not_Valid" + kernel).code, 3) << "invalid name: bad request";
+    EXPECT_EQ(run_brood(daemon, "create cli-z -m 0" + kernel).code, 3);
+    EXPECT_EQ(run_brood(daemon, "inspect nope").code, 4);
+    EXPECT_EQ(run_brood(daemon, "standby cli-a").code, 5) << "standby of a Created instance: wrong state";
+
+    CliRun run = run_brood(daemon, "run cli-b -m 128" + kernel);
+    ASSERT_EQ(run.code, 0) << run.out;
+    EXPECT_NE(run.out.find("Running"), std::string::npos) << run.out;
+    ASSERT_TRUE(daemon.wait_guest_ready("cli-b"));
+    CliRun ps = run_brood(daemon, "ps");
+    EXPECT_EQ(ps.code, 0);
+    EXPECT_EQ(ps.out.rfind("ID ", 0), 0u) << ps.out;
+    EXPECT_NE(ps.out.find("cli-a"), std::string::npos);
+    EXPECT_NE(ps.out.find("Created"), std::string::npos);
+    CliRun ps_json = run_brood(daemon, "--json ps");
+    EXPECT_EQ(nlohmann::json::parse(ps_json.out).size(), 2u);
+
+    CliRun pong = run_brood(daemon, "console cli-b ping --until pong");
+    EXPECT_EQ(pong.code, 0);
+    EXPECT_EQ(pong.out, "pong\n");
+    EXPECT_EQ(run_brood(daemon, "console cli-b ping --until nothing -t 200").code, 7) << "timeout";
+    CliRun logs = run_brood(daemon, "logs cli-b");
+    EXPECT_NE(logs.out.find("brood-guest ready"), std::string::npos);
+    EXPECT_EQ(run_brood(daemon, "logs cli-b -n 1").out, "pong\n");
+
+    CliRun follow;
+    std::thread follower([&] { follow = run_brood(daemon, "logs -f cli-b"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(run_brood(daemon, "standby cli-b").code, 0);
+    follower.join();
+    EXPECT_EQ(follow.code, 0);
+    EXPECT_NE(follow.out.find("brood-guest ready"), std::string::npos);
+
+    EXPECT_EQ(run_brood(daemon, "restore cli-b").code, 0);
+    EXPECT_EQ(run_brood(daemon, "console cli-b count -u count").out, "count 1\n");
+    EXPECT_EQ(run_brood(daemon, "stop cli-b -t 100").code, 0);
+    CliRun inspect = run_brood(daemon, "inspect cli-b");
+    EXPECT_EQ(nlohmann::json::parse(inspect.out)["state"], "Stopped");
+    EXPECT_EQ(run_brood(daemon, "rm cli-a cli-b").code, 0);
+    EXPECT_EQ(run_brood(daemon, "rm cli-a").code, 4);
+    EXPECT_EQ(nlohmann::json::parse(run_brood(daemon, "--json ps").out).size(), 0u);
+}

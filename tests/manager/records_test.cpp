@@ -1,0 +1,139 @@
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "manager/atomic_file.hpp"
+#include "manager/instance_record.hpp"
+#include "manager/layout.hpp"
+#include "manager/registry.hpp"
+#include "manager/snapshot_files.hpp"
+#include "manager/vmm_args.hpp"
+
+using namespace brood::manager;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/brood-mgr-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+    }
+    void TearDown() override { fs::remove_all(dir); }
+    std::string dir;
+};
+
+InstanceRecord sample() {
+    InstanceRecord r;
+    r.id = "0123456789abcdef";
+    r.name = "web";
+    r.kernel = "/k";
+    r.memory_mib = 256;
+    r.vcpus = 2;
+    r.state = State::standby;
+    r.pending_op = "restore";
+    r.last_exit = ExitInfo{4, std::nullopt, "guest crashed", "2026-01-01T00:00:00.000Z"};
+    return r;
+}
+
+} // namespace
+
+using AtomicFile = TempDir;
+
+TEST_F(AtomicFile, WritesReplacesAndLeavesNoTemporaries) {
+    std::string path = dir + "/f.json";
+    ASSERT_TRUE(write_file_atomic(path, "one"));
+    ASSERT_TRUE(write_file_atomic(path, "two"));
+    EXPECT_EQ(read_file(path).value(), "two");
+    int files = 0;
+    for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file();
+    EXPECT_EQ(files, 1);
+    EXPECT_FALSE(write_file_atomic(dir + "/missing-dir/f", "x"));
+    EXPECT_FALSE(read_file(dir + "/nope"));
+}
+
+using Records = TempDir;
+
+TEST_F(Records, RoundTripThroughDisk) {
+    InstanceRecord r = sample();
+    ASSERT_TRUE(save_record(dir + "/metadata.json", r));
+    auto loaded = load_record(dir + "/metadata.json");
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    EXPECT_EQ(to_json(*loaded), to_json(r));
+    EXPECT_EQ(loaded->last_exit->exit_code, 4);
+    EXPECT_FALSE(loaded->last_exit->signal);
+}
+
+TEST_F(Records, MalformedRecordIsAnErrorNotACrash) {
+    std::ofstream(dir + "/bad.json") << "{\"id\": 3";
+    EXPECT_FALSE(load_record(dir + "/bad.json"));
+    std::ofstream(dir + "/state.json") << R"({"id":"x","name":"y","memory_mib":1,"vcpus":1,"state":"Sleeping"})";
+    EXPECT_FALSE(load_record(dir + "/state.json"));
+}
+
+using Snapshots = TempDir;
+
+TEST_F(Snapshots, InstallReplacesAndRecoverPutsAsideBack) {
+    Layout layout(dir);
+    std::string id = "0123456789abcdef";
+    auto write_snapshot = [&](const std::string& content) {
+        auto staged = stage_snapshot_dir(layout, id);
+        ASSERT_TRUE(staged);
+        std::ofstream(*staged + "/state") << content;
+        std::ofstream(*staged + "/memory") << content;
+        ASSERT_TRUE(install_snapshot(layout, id, *staged));
+    };
+    write_snapshot("first");
+    write_snapshot("second");
+    EXPECT_EQ(read_file(layout.snapshot_state(id)).value(), "second");
+    EXPECT_EQ(std::distance(fs::directory_iterator(layout.snapshots_dir(id)), fs::directory_iterator()), 1);
+
+    // A crash between the two renames: snapshot-latest moved aside, staging complete.
+    fs::rename(layout.snapshot_dir(id), layout.snapshots_dir(id) + "/.old-1");
+    fs::create_directories(layout.snapshots_dir(id) + "/.tmp-2");
+    recover_snapshot_dirs(layout, id);
+    EXPECT_EQ(read_file(layout.snapshot_state(id)).value(), "second");
+    EXPECT_EQ(std::distance(fs::directory_iterator(layout.snapshots_dir(id)), fs::directory_iterator()), 1);
+}
+
+TEST(Registry, NamesAreUniqueAndLookupsUseIdOrName) {
+    Registry registry;
+    ASSERT_TRUE(registry.reserve_name("web"));
+    auto again = registry.reserve_name("web");
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, "name_taken");
+    InstanceRecord r = sample();
+    registry.insert(std::make_shared<Instance>(r));
+    EXPECT_EQ(registry.find("web")->id, r.id);
+    EXPECT_EQ(registry.find(r.id)->id, r.id);
+    EXPECT_EQ(registry.find("nope"), nullptr);
+    registry.erase(r.id);
+    EXPECT_EQ(registry.find("web"), nullptr);
+    EXPECT_TRUE(registry.reserve_name("web")) << "a deleted instance frees its name";
+    registry.release_name("web");
+    EXPECT_TRUE(registry.reserve_name("web"));
+}
+
+TEST(VmmArgs, BootAndRestoreCommandLines) {
+    Layout layout("/data");
+    InstanceRecord r = sample();
+    r.initrd = "/i";
+    r.cmdline = "console=ttyS0";
+    auto boot = boot_args(layout, r);
+    std::vector<std::string> want{"boot", "--kernel", "/k", "--initrd", "/i", "--cmdline", "console=ttyS0",
+                                  "--memory-mib", "256", "--vcpus", "2",
+                                  "--control-socket", "/data/guests/0123456789abcdef/control.sock",
+                                  "--serial-log", "/data/guests/0123456789abcdef/logs/serial.log",
+                                  "--serial-socket", "/data/guests/0123456789abcdef/serial.sock"};
+    EXPECT_EQ(boot, want);
+    auto restore = restore_args(layout, r, "file");
+    EXPECT_EQ(restore[0], "restore");
+    EXPECT_EQ(restore[2], "/data/guests/0123456789abcdef/snapshots/snapshot-latest/state");
+    EXPECT_EQ(restore[6], "file");
+}

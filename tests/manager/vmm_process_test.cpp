@@ -1,0 +1,83 @@
+// VmmProcess with stand-in programs (sh scripts) for the paths a real VMM
+// rarely takes: failing at start, never becoming ready, dying later.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "manager/supervisor.hpp"
+#include "manager/vmm_process.hpp"
+
+using namespace brood::manager;
+
+namespace {
+
+SpawnSpec sh(const std::string& script, int ready_timeout_ms = 5'000) {
+    // --ready-fd 3 is appended: as "$1 $2" of the script.
+    return SpawnSpec{"/bin/sh", {"-c", script, "fake-vmm"}, "/tmp/brood-fake-vmm.log", ready_timeout_ms};
+}
+
+} // namespace
+
+TEST(VmmProcess, ReadyThenExitCodeIsCollected) {
+    auto vmm = VmmProcess::spawn(sh("echo ready >&$2; exec 3>&-; sleep 0.1; exit 4"));
+    ASSERT_TRUE(vmm) << vmm.error().message();
+    EXPECT_TRUE((*vmm)->is_child());
+    EXPECT_TRUE((*vmm)->wait_exit(5'000));
+    auto status = (*vmm)->exit_status();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->code, 4);
+    EXPECT_NE(status->describe().find("guest crashed"), std::string::npos);
+}
+
+TEST(VmmProcess, BadInputBeforeReadyIsEinvalWithTheLoggedLine) {
+    std::filesystem::remove("/tmp/brood-fake-vmm.log");
+    auto vmm = VmmProcess::spawn(sh("echo 'brood-vmm: kernel is not an ELF' >&2; exit 2"));
+    ASSERT_FALSE(vmm);
+    EXPECT_EQ(vmm.error().errno_value(), EINVAL);
+    EXPECT_NE(vmm.error().message().find("kernel is not an ELF"), std::string::npos) << vmm.error().message();
+}
+
+TEST(VmmProcess, NeverReadyTimesOutAndIsKilled) {
+    auto vmm = VmmProcess::spawn(sh("sleep 30", 200));
+    ASSERT_FALSE(vmm);
+    EXPECT_EQ(vmm.error().errno_value(), ETIMEDOUT);
+    EXPECT_NE(vmm.error().message().find("signal 9"), std::string::npos) << vmm.error().message();
+}
+
+TEST(VmmProcess, MissingBinaryFails) {
+    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm.log", 1'000};
+    EXPECT_FALSE(VmmProcess::spawn(spec));
+}
+
+TEST(Supervisor, ReportsEachExitOnce) {
+    std::mutex mutex;
+    std::vector<std::string> exits;
+    Supervisor supervisor([&](const std::string& id, const std::shared_ptr<VmmProcess>&) {
+        std::lock_guard lock(mutex);
+        exits.push_back(id);
+    });
+    auto a = VmmProcess::spawn(sh("echo ready >&$2; exec 3>&-; sleep 30"));
+    auto b = VmmProcess::spawn(sh("echo ready >&$2; exec 3>&-; sleep 30"));
+    ASSERT_TRUE(a && b);
+    supervisor.watch("a", *a);
+    supervisor.watch("b", *b);
+    (*b)->kill(SIGKILL);
+    for (int i = 0; i < 200; ++i) {
+        {
+            std::lock_guard lock(mutex);
+            if (!exits.empty()) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    {
+        std::lock_guard lock(mutex);
+        ASSERT_EQ(exits, std::vector<std::string>{"b"});
+    }
+    EXPECT_EQ((*b)->exit_status()->signal, SIGKILL);
+    (*a)->kill(SIGKILL);
+    EXPECT_TRUE((*a)->wait_exit(5'000));
+    supervisor.stop();
+}
