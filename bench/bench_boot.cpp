@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     if (!ready_to_run("bench_boot")) return 0;
+    note_host_load("bench_boot");
     auto scratch = ScratchDir::create("boot");
     if (!scratch) {
         note("bench_boot: {}", scratch.error().message());
@@ -84,5 +85,6 @@ int main(int argc, char** argv) {
         }
     }
     out.flush();
+    note_host_load("bench_boot");
     return 0;
 }

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -43,6 +45,43 @@ private:
 
 int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
+// Live children, for the signal handler below (0: free slot).
+constexpr size_t kMaxTracked = 256;
+volatile sig_atomic_t g_children[kMaxTracked];
+
+void track(pid_t pid) {
+    for (auto& slot : g_children)
+        if (slot == 0) {
+            slot = pid;
+            return;
+        }
+}
+
+void untrack(pid_t pid) {
+    for (auto& slot : g_children)
+        if (slot == pid) slot = 0;
+}
+
+// A bench stopped by a signal takes its VMs with it, then dies of the signal.
+extern "C" void kill_children_and_die(int signo) {
+    for (auto& slot : g_children)
+        if (slot > 0) ::kill(slot, SIGKILL);
+    ::signal(signo, SIG_DFL);
+    ::raise(signo);
+}
+
+void install_signal_handlers() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // A VMM that died, or a closed stdout, is an error to report, not a reason to die.
+        ::signal(SIGPIPE, SIG_IGN);
+        struct sigaction action{};
+        action.sa_handler = kill_children_and_die;
+        sigemptyset(&action.sa_mask);
+        for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &action, nullptr);
+    });
+}
+
 } // namespace
 
 Result<Child> Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
@@ -75,9 +114,11 @@ Result<Child> Child::spawn(const std::vector<std::string>& argv, const SpawnOpti
     std::vector<char*> cargv;
     for (auto& a : args) cargv.push_back(a.data());
     cargv.push_back(nullptr);
+    install_signal_handlers();
     child._started = Clock::now();
     int rc = ::posix_spawnp(&child._pid, cargv[0], actions.get(), nullptr, cargv.data(), environ);
     if (rc != 0) return fail(Error::from_errno(fmt::format("spawn {}", argv[0]), rc));
+    track(child._pid);
     if (in) child._stdin = std::move(in->write_end);
     if (out) child._stdout = LineReader(std::move(out->read_end));
     if (ready) child._ready = std::move(ready->read_end);
@@ -136,6 +177,7 @@ Result<int> Child::wait_exit(Clock::time_point deadline) {
         pid_t r = ::waitpid(_pid, &status, WNOHANG);
         if (r == _pid) {
             _exit_code = decode_status(status);
+            untrack(_pid);
             break;
         }
         if (r < 0) return fail_errno("waitpid");
@@ -158,6 +200,7 @@ void Child::kill_now() {
     int status = 0;
     if (::waitpid(_pid, &status, 0) == _pid) _exit_code = decode_status(status);
     else _exit_code = 128 + SIGKILL;
+    untrack(_pid);
 }
 
 std::string Child::stderr_tail() const {

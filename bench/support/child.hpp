@@ -1,5 +1,6 @@
 // A child process started with posix_spawn, its stdin/stdout as pipes, and
-// killed when the owner goes away: a bench never leaves a VM behind.
+// killed when the owner goes away, or when SIGINT, SIGTERM or SIGHUP stops
+// the bench (SIGPIPE is ignored): a bench never leaves a VM behind.
 #pragma once
 
 #include <sys/types.h>

@@ -1,15 +1,18 @@
 #include "support/environment.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "common/unique_fd.hpp"
 #include "support/report.hpp"
 
 namespace brood::bench {
@@ -76,6 +79,19 @@ Result<FileSize> file_size(const std::string& path) {
     struct stat st{};
     if (::stat(path.c_str(), &st) < 0) return fail(Error::from_errno(fmt::format("stat {}", path)));
     return FileSize{static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_blocks) * 512};
+}
+
+Result<void> fsync_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd || ::fsync(fd.get()) < 0) return fail(Error::from_errno(fmt::format("fsync {}", path)));
+    return {};
+}
+
+void note_host_load(const char* bench) {
+    std::ifstream in("/proc/loadavg");
+    double one = 0, five = 0, fifteen = 0;
+    in >> one >> five >> fifteen;
+    note("{}: host load {:.2f} {:.2f} {:.2f} ({} CPUs)", bench, one, five, fifteen, ::sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 } // namespace brood::bench

@@ -43,5 +43,10 @@ struct FileSize {
     uint64_t allocated = 0; // st_blocks * 512: what the disk holds
 };
 Result<FileSize> file_size(const std::string& path);
+Result<void> fsync_file(const std::string& path);
+
+// "bench: host load 1.23 0.98 0.75 (2 CPUs)" on stderr: the benches share
+// the host, and a busy host shows in every figure.
+void note_host_load(const char* bench);
 
 } // namespace brood::bench

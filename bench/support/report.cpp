@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "support/stats.hpp"
 
@@ -9,12 +10,15 @@ namespace brood::bench {
 namespace {
 
 // Three decimals: microseconds for ms, KiB-ish for MiB; integers stay integers.
-nlohmann::json rounded(double v) {
+nlohmann::ordered_json rounded(double v) {
     if (std::floor(v) == v && std::fabs(v) < 9e15) return static_cast<int64_t>(v);
     return std::round(v * 1000.0) / 1000.0;
 }
 
 } // namespace
+
+Reporter::Reporter(std::string bench)
+    : _bench(std::move(bench)), _with_samples(std::getenv("BROOD_BENCH_SAMPLES") != nullptr) {}
 
 Series& Reporter::series(const std::string& subject, const std::string& metric, const std::string& unit,
                          const nlohmann::json& params) {
@@ -42,6 +46,10 @@ void Reporter::flush() {
         line["max"] = rounded(sum.max);
         line["mean"] = rounded(sum.mean);
         line["n"] = sum.n;
+        if (_with_samples) {
+            auto& all = line["samples"] = nlohmann::ordered_json::array();
+            for (double v : s.samples) all.push_back(rounded(v));
+        }
         std::fputs((line.dump() + "\n").c_str(), stdout);
     }
     std::fflush(stdout);

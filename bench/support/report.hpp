@@ -1,7 +1,7 @@
 // Output of every bench: one JSON object per line on stdout, progress and
 // notes on stderr. Schema (docs/benchmarks.md):
 //   {"bench","subject","metric","unit","value"(= p50),"p50","p90","p99",
-//    "min","max","mean","n", ...params}
+//    "min","max","mean","n", ...params [, "samples"]}
 #pragma once
 
 #include <string>
@@ -23,7 +23,9 @@ struct Series {
 
 class Reporter final {
 public:
-    explicit Reporter(std::string bench) : _bench(std::move(bench)) {}
+    // With BROOD_BENCH_SAMPLES set in the environment, every line also
+    // carries "samples": the measurements in the order they were taken.
+    explicit Reporter(std::string bench);
 
     // The series called (subject, metric, params), created on first use.
     Series& series(const std::string& subject, const std::string& metric, const std::string& unit,
@@ -37,6 +39,7 @@ public:
 
 private:
     std::string _bench;
+    bool _with_samples = false;
     std::vector<Series> _series;
 };
 

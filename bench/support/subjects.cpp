@@ -31,9 +31,19 @@ std::vector<std::string> qemu_command(const std::string& qemu, const VmShape& sh
             "-append", fmt::format("cpus={}", shape.vcpus)};
 }
 
+Result<Line> guest_answer(Child& vm, const std::string& expect, Clock::time_point deadline) {
+    for (;;) { // the answer is the next non-empty line
+        auto line = TRY(vm.out().next_line(deadline));
+        if (line.text.empty()) continue;
+        if (line.text.find(expect) == std::string::npos)
+            return fail(fmt::format("expected \"{}\", got \"{}\"", expect, line.text));
+        return line;
+    }
+}
+
 Result<Line> guest_command(Child& vm, const std::string& command, const std::string& expect, Millis timeout) {
     TRY(vm.send(command + "\n"));
-    return TRY_CTX(vm.out().wait_for(expect, deadline_in(timeout)), fmt::format("{} \"{}\"", vm.name(), command));
+    return TRY_CTX(guest_answer(vm, expect, deadline_in(timeout)), fmt::format("{} \"{}\"", vm.name(), command));
 }
 
 Result<BroodControl> BroodControl::connect(const std::string& socket_path) {

@@ -30,8 +30,9 @@ std::vector<std::string> brood_restore_command(const std::string& state, const s
 // qemu-system-x86_64 -M microvm with KVM booting the test guest, serial on stdio.
 std::vector<std::string> qemu_command(const std::string& qemu, const VmShape& shape);
 
-// Types `command` on the guest's serial console and waits for the answer
-// line containing `expect`.
+// The guest's next answer line, which must contain `expect`.
+[[nodiscard]] Result<Line> guest_answer(Child& vm, const std::string& expect, Clock::time_point deadline);
+// Types `command` on the guest's serial console; its answer line.
 [[nodiscard]] Result<Line> guest_command(Child& vm, const std::string& command, const std::string& expect,
                                          Millis timeout = Millis(20'000));
 

@@ -71,7 +71,14 @@ int run(const Options& o) {
     fs::create_directories(o.data_dir, ec);
     std::string lock_path = o.data_dir + "/.broodd.lock";
     UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    // A VMM being spawned by a daemon that just died may hold the lock for a
+    // moment (until its exec closes the inherited descriptor): retry briefly.
+    bool locked = false;
+    for (int attempt = 0; lock && attempt < 60 && !locked; ++attempt) {
+        locked = ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0;
+        if (!locked) ::usleep(50'000);
+    }
+    if (!locked) {
         std::fprintf(stderr, "broodd: another broodd uses %s\n", o.data_dir.c_str());
         return 1;
     }

@@ -38,6 +38,22 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
     return j;
 }
 
+nlohmann::json template_json(const manager::TemplateRecord& r) {
+    return nlohmann::json{
+        {"id", r.id},
+        {"name", r.name},
+        {"source_instance_id", r.source_instance_id},
+        {"fork_count", r.fork_count},
+        {"created_at", r.created_at},
+        {"last_used_at", r.last_used_at},
+        {"tags", r.tags},
+        {"memory_mib", r.memory_mib},
+        {"vcpus", r.vcpus},
+        {"kernel", r.kernel},
+        {"hypervisor", r.hypervisor},
+    };
+}
+
 int status_of(ErrorKind kind) {
     switch (kind) {
     case ErrorKind::bad_request: return 400;

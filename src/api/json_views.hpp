@@ -6,10 +6,12 @@
 #include "common/http/message.hpp"
 #include "manager/instance.hpp"
 #include "manager/op_error.hpp"
+#include "manager/template_record.hpp"
 
 namespace brood::api {
 
 nlohmann::json instance_json(const manager::InstanceView& view);
+nlohmann::json template_json(const manager::TemplateRecord& record);
 int status_of(manager::ErrorKind kind);
 http::Response error_response(const manager::OpError& error);
 

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/api_client.hpp"
+#include "cli/context.hpp"
+#include "cli/fork_commands.hpp"
 #include "cli/table.hpp"
 
 using namespace brood::cli;
@@ -14,11 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-struct Global {
-    std::string socket;
-    std::string token;
-    bool json_output = false;
-};
+using Global = Context;
 
 struct CreateArgs {
     std::string name, kernel, initrd, cmdline;
@@ -151,7 +149,7 @@ int main(int argc, char** argv) {
     app.add_flag("--json", g.json_output, "print JSON instead of tables");
 
     Cli cli(g);
-    int result = kOk;
+    int& result = g.result;
     CreateArgs create_args;
     auto* create = app.add_subcommand("create", "create an instance (does not start it)");
     add_create_options(create, create_args);
@@ -205,6 +203,8 @@ int main(int argc, char** argv) {
     console->add_option("--until,-u", until, "wait until this text appears (default: the first line)");
     console->add_option("--timeout-ms,-t", console_timeout, "how long to wait")->capture_default_str();
     console->callback([&] { result = cli.console(ref, input, until, console_timeout); });
+
+    add_fork_commands(app, g);
 
     try {
         app.parse(argc, argv);

@@ -53,6 +53,10 @@ template <typename T, typename E>
 T try_unwrap(tl::expected<T, E>&& result) { return std::move(*result); }
 template <typename E>
 void try_unwrap(tl::expected<void, E>&&) {}
+template <typename T, typename E>
+T try_unwrap(const tl::expected<T, E>& result) { return *result; }
+template <typename E>
+void try_unwrap(const tl::expected<void, E>&) {}
 } // namespace brood::detail
 
 // TRY(expr): evaluate a Result; on error return it from the enclosing

@@ -15,7 +15,9 @@ InstanceView view_of(const Instance& instance, const Layout& layout) {
     std::lock_guard lock(instance.mutex);
     InstanceView view;
     view.record = instance.record;
-    view.facts.vmm_alive = instance.vmm && !instance.vmm->poll_exit();
+    // While an operation is ending the VMM, it counts as alive until the
+    // operation commits the new state.
+    view.facts.vmm_alive = instance.vmm && (instance.expect_exit || !instance.vmm->poll_exit());
     view.facts.vmm_paused = instance.paused;
     view.facts.snapshot_present = snapshot;
     view.state = derive_state(instance.record.state, view.facts);

@@ -10,6 +10,7 @@
 #include "manager/instance_record.hpp"
 #include "manager/instance_state.hpp"
 #include "manager/layout.hpp"
+#include "manager/timed_lock.hpp"
 #include "manager/vmm_process.hpp"
 
 namespace brood::manager {
@@ -18,9 +19,9 @@ struct Instance final {
     explicit Instance(InstanceRecord r) : record(std::move(r)), id(record.id) {}
 
     // Serialises operations (start, stop, standby...) on this instance.
-    std::timed_mutex op_mutex;
+    TimedLock op_mutex;
     // One console exchange at a time (the VMM serves one serial client).
-    std::timed_mutex console_mutex;
+    TimedLock console_mutex;
 
     // Guards everything below; held only briefly (never across VMM calls).
     mutable std::mutex mutex;

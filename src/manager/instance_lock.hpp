@@ -25,10 +25,10 @@ public:
     Instance& instance() const { return *_instance; }
 
 private:
-    OpLock(std::shared_ptr<Instance> instance, std::unique_lock<std::timed_mutex> lock)
+    OpLock(std::shared_ptr<Instance> instance, TimedLockHolder lock)
         : _instance(std::move(instance)), _lock(std::move(lock)) {}
     std::shared_ptr<Instance> _instance;
-    std::unique_lock<std::timed_mutex> _lock;
+    TimedLockHolder _lock; // declared last: released before the instance pointer goes
 };
 
 } // namespace brood::manager

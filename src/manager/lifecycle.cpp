@@ -45,6 +45,7 @@ OpResult<void> Manager::do_start(Instance& instance) {
         return wrong_state("instance " + view.record.name + " is in Standby; restore it instead");
     default: return wrong_state("instance " + view.record.name + " is already " + state_text(view.state));
     }
+    TRY(refuse_template_source(instance, "start"));
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "start"; }));
     remove_sockets(instance.id);
     // A cold boot makes any earlier standby snapshot meaningless.
@@ -165,6 +166,15 @@ OpResult<void> Manager::do_standby(Instance& instance) {
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; standby needs it Running or Paused");
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "standby"; }));
+    // An older snapshot must go first: after a crash, a snapshot-latest must
+    // mean "this standby completed", or a restart would roll the guest back.
+    // (A running VMM that maps it keeps its mapping.)
+    std::error_code removed_ec;
+    std::filesystem::remove_all(_layout.snapshot_dir(instance.id), removed_ec);
+    if (removed_ec) {
+        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op.clear(); });
+        return internal("remove the old snapshot: " + removed_ec.message());
+    }
     auto roll_back = [&](bool resume) {
         if (resume) {
             if (VmmControl(_layout.control_socket(instance.id)).resume()) {
@@ -218,6 +228,7 @@ OpResult<void> Manager::do_restore(Instance& instance) {
     if (view.state != State::standby)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; restore needs it in Standby");
+    TRY(refuse_template_source(instance, "restore"));
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "restore"; }));
     remove_sockets(instance.id);
     return spawn_vmm(instance, restore_args(_layout, view.record, _config.restore_backend), "restore");
@@ -259,7 +270,17 @@ OpResult<InstanceView> Manager::resume(const std::string& ref) {
     });
 }
 
-void Manager::on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm) {
+void Manager::settle(const std::shared_ptr<Instance>& instance) const {
+    std::shared_ptr<VmmProcess> vmm;
+    {
+        std::lock_guard lock(instance->mutex);
+        if (!instance->vmm || instance->expect_exit || !instance->vmm->poll_exit()) return;
+        vmm = instance->vmm;
+    }
+    on_vmm_exit(instance->id, vmm);
+}
+
+void Manager::on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm) const {
     auto instance = _registry.find(id);
     if (!instance) return;
     std::lock_guard lock(instance->mutex);

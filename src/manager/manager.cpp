@@ -59,6 +59,7 @@ Result<std::unique_ptr<Manager>> Manager::open(ManagerConfig config) {
 OpResult<std::shared_ptr<Instance>> Manager::lookup(const std::string& ref) const {
     auto instance = _registry.find(ref);
     if (!instance) return not_found("no instance \"" + ref + "\"");
+    settle(instance);
     return instance;
 }
 
@@ -116,7 +117,10 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
 
 std::vector<InstanceView> Manager::list() const {
     std::vector<InstanceView> out;
-    for (const auto& instance : _registry.all()) out.push_back(view_of(*instance, _layout));
+    for (const auto& instance : _registry.all()) {
+        settle(instance);
+        out.push_back(view_of(*instance, _layout));
+    }
     std::sort(out.begin(), out.end(),
               [](const InstanceView& a, const InstanceView& b) { return a.record.created_at < b.record.created_at; });
     return out;
@@ -136,6 +140,10 @@ OpResult<void> Manager::remove(const std::string& ref) {
 }
 
 OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
+    if (auto t = _templates.find_by_source(instance->id))
+        return in_use("instance " + instance->record.name + " is the source of template " + t->name +
+                      (t->fork_count > 0 ? " with " + std::to_string(t->fork_count) + " live forks" : "") +
+                      "; delete the template first");
     // Mark the intent first: a daemon killed from here on finishes the delete.
     TRY(update_record(*instance, [](InstanceRecord& r) { r.pending_op = "delete"; }));
     terminate_vmm(*instance, 0);
@@ -146,6 +154,12 @@ OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
         instance->removed = true;
     }
     _registry.erase(instance->id);
+    std::string template_id;
+    {
+        std::lock_guard lock(instance->mutex);
+        template_id = instance->record.template_id;
+    }
+    if (!template_id.empty()) (void)_templates.add_forks(template_id, -1);
     std::error_code ec;
     fs::remove_all(doomed, ec);
     if (ec) return internal("remove " + doomed + ": " + ec.message());
@@ -156,9 +170,9 @@ OpResult<ConsoleOutput> Manager::console(const std::string& ref, const std::stri
                                          int timeout_ms) {
     return timed("console", [&]() -> OpResult<ConsoleOutput> {
         auto instance = TRY(lookup(ref));
-        std::unique_lock lock(instance->console_mutex, std::defer_lock);
-        if (!lock.try_lock_for(std::chrono::milliseconds(timeout_ms)))
+        if (!instance->console_mutex.try_lock_for(std::chrono::milliseconds(timeout_ms)))
             return busy("another console exchange is in progress");
+        TimedLockHolder console_lock(&instance->console_mutex);
         InstanceView view = view_of(*instance, _layout);
         if (view.state != State::running)
             return wrong_state("instance " + view.record.name + " is " + std::string(to_string(view.state)) +

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "manager/op_error.hpp"
 #include "manager/registry.hpp"
 #include "manager/supervisor.hpp"
+#include "manager/templates.hpp"
 
 namespace brood::manager {
 
@@ -28,6 +30,19 @@ struct ManagerConfig {
     std::string restore_backend = "file";
     uint32_t max_memory_mib = 65'536;
     uint32_t max_vcpus = 64;
+};
+
+// Forks of a Standby instance or of a template (docs/manager.md, "Forks").
+struct ForkSpec {
+    std::vector<std::string> names;  // one fork per name
+    State target_state = State::running; // Running or Standby
+    bool from_running = false;       // fork a Running source: standby it, fork, restore it
+};
+
+struct TemplateSpec {
+    std::string source; // instance id or name, in Standby
+    std::string name;
+    std::map<std::string, std::string> tags;
 };
 
 struct CreateSpec {
@@ -68,6 +83,13 @@ public:
     OpResult<InstanceView> resume(const std::string& ref);
     OpResult<void> remove(const std::string& ref);
 
+    OpResult<std::vector<InstanceView>> fork_instance(const std::string& source_ref, const ForkSpec& spec);
+    OpResult<std::vector<InstanceView>> fork_template(const std::string& template_ref, const ForkSpec& spec);
+    OpResult<TemplateRecord> create_template(const TemplateSpec& spec);
+    std::vector<TemplateRecord> list_templates() const { return _templates.all(); }
+    OpResult<TemplateRecord> get_template(const std::string& ref) const;
+    OpResult<void> delete_template(const std::string& ref);
+
     OpResult<ConsoleOutput> console(const std::string& ref, const std::string& input, const std::string& until,
                                     int timeout_ms);
     // Path of the serial log; the file may not exist yet.
@@ -85,7 +107,10 @@ private:
     explicit Manager(ManagerConfig config);
     [[nodiscard]] Result<void> reconcile();
     void reconcile_instance(const std::shared_ptr<Instance>& instance, pid_t live_pid);
-    void on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm);
+    void on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm) const;
+    // Records a VMM exit the supervisor has not handled yet, so no caller
+    // sees a state between "VMM gone" and "exit recorded".
+    void settle(const std::shared_ptr<Instance>& instance) const;
 
     OpResult<std::shared_ptr<Instance>> lookup(const std::string& ref) const;
     // Saves the record under instance.mutex after `change` edits it.
@@ -97,6 +122,12 @@ private:
     OpResult<void> do_standby(Instance& instance);
     OpResult<void> do_restore(Instance& instance);
     OpResult<void> do_remove(const std::shared_ptr<Instance>& instance);
+    OpResult<std::vector<InstanceView>> do_fork(Instance& source, const ForkSpec& spec,
+                                                const std::optional<TemplateRecord>& from_template);
+    OpResult<InstanceView> fork_one(const InstanceRecord& source, const std::string& name, State target,
+                                    const std::optional<TemplateRecord>& from_template);
+    // 409 in_use when the instance is a template's source (its memory is shared).
+    OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
     OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op);
     // Stops the VMM (graceful first when `graceful_ms` > 0), waits, and forgets it.
     void terminate_vmm(Instance& instance, int graceful_ms);
@@ -109,6 +140,7 @@ private:
     ManagerConfig _config;
     Layout _layout;
     Registry _registry;
+    Templates _templates{_layout};
     Metrics _metrics;
     ReconcileReport _report;
     std::unique_ptr<Supervisor> _supervisor;

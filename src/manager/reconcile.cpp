@@ -67,6 +67,12 @@ Result<void> Manager::reconcile() {
         }
         reconcile_instance(instance, pid);
     }
+    // Templates, with fork counts recounted from the instances that exist.
+    TRY(_templates.load());
+    std::map<std::string, uint64_t> forks;
+    for (const auto& instance : _registry.all())
+        if (!instance->record.template_id.empty()) ++forks[instance->record.template_id];
+    _templates.recount(forks);
     // VMMs that point into our guests directory but belong to no instance.
     for (const auto& [id, pid] : processes) {
         if (auto vmm = VmmProcess::adopt(pid); vmm && is_vmm_for(pid, _layout.control_socket(id))) {

@@ -65,7 +65,17 @@ void recover_snapshot_dirs(const Layout& layout, const std::string& id) {
             if (rename_durable(path.string(), latest)) have_latest = true;
             continue;
         }
-        if (starts_with(name, ".tmp-") || starts_with(name, ".old-")) fs::remove_all(path, ec);
+        if (!starts_with(name, ".tmp-") && !starts_with(name, ".old-") && !starts_with(name, ".trash-")) continue;
+        // A VMM may still be writing into a staging directory (its snapshot
+        // call outlived the daemon): move it away first, so the VMM's later
+        // creates and renames by path fail instead of refilling it.
+        fs::path trash = path;
+        if (!starts_with(name, ".trash-")) {
+            trash = path.parent_path() / (".trash-" + new_id());
+            fs::rename(path, trash, ec);
+            if (ec) trash = path;
+        }
+        fs::remove_all(trash, ec);
     }
 }
 

@@ -15,8 +15,8 @@ namespace brood::manager {
 // snapshot-latest is moved aside first and removed last, so a crash leaves
 // a complete snapshot-latest or one recover_snapshot_dirs() can put back.
 [[nodiscard]] Result<void> install_snapshot(const Layout& layout, const std::string& id, const std::string& staged);
-// After a crash: drops staging directories and, when snapshot-latest is
-// missing, puts a moved-aside one back.
+// After a crash: drops staging directories (.tmp-*, .trash-*) and, when
+// snapshot-latest is missing, puts a moved-aside one (.old-*) back.
 void recover_snapshot_dirs(const Layout& layout, const std::string& id);
 
 } // namespace brood::manager

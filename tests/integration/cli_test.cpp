@@ -35,7 +35,7 @@ TEST(BroodCli, HelpOnEveryVerb) {
     CliRun top = run_brood(d, "--help");
     EXPECT_EQ(top.code, 0);
     for (const char* verb : {"create", "run", "ps", "inspect", "start", "stop", "standby", "restore", "pause", "resume",
-                             "rm", "logs", "console"}) {
+                             "rm", "logs", "console", "fork", "template"}) {
         CliRun r = run_brood(d, std::string(verb) + " --help");
         EXPECT_EQ(r.code, 0) << verb;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << verb << ": " << r.out;
@@ -93,4 +93,27 @@ TEST_F(Broodd, CliVerbsAndExitCodes) {
     EXPECT_EQ(run_brood(daemon, "rm cli-a cli-b").code, 0);
     EXPECT_EQ(run_brood(daemon, "rm cli-a").code, 4);
     EXPECT_EQ(nlohmann::json::parse(run_brood(daemon, "--json ps").out).size(), 0u);
+}
+
+TEST_F(Broodd, CliForksAndTemplates) {
+    const std::string kernel = " --kernel " + guest_kernel();
+    ASSERT_EQ(run_brood(daemon, "run base" + kernel).code, 0);
+    ASSERT_TRUE(daemon.wait_guest_ready("base"));
+    EXPECT_EQ(run_brood(daemon, "template create base tpl").code, 5) << "a Running instance cannot be promoted";
+    ASSERT_EQ(run_brood(daemon, "standby base").code, 0);
+    CliRun created = run_brood(daemon, "template create base tpl --tag team=infra");
+    ASSERT_EQ(created.code, 0) << created.out;
+    EXPECT_NE(created.out.find("tpl"), std::string::npos);
+    CliRun forks = run_brood(daemon, "--json template fork tpl --prefix w --count 2");
+    ASSERT_EQ(forks.code, 0) << forks.out;
+    EXPECT_EQ(nlohmann::json::parse(forks.out).size(), 2u);
+    EXPECT_EQ(run_brood(daemon, "console w-2 ping -u pong").out, "pong\n");
+    CliRun ls = run_brood(daemon, "template ls");
+    EXPECT_NE(ls.out.find("FORKS"), std::string::npos);
+    EXPECT_EQ(nlohmann::json::parse(run_brood(daemon, "template inspect tpl").out)["fork_count"], 2);
+    EXPECT_EQ(run_brood(daemon, "template rm tpl").code, 5) << "live forks";
+    EXPECT_EQ(run_brood(daemon, "fork w-1 copy --from-running").code, 0);
+    EXPECT_EQ(run_brood(daemon, "rm w-1 w-2 copy").code, 0);
+    EXPECT_EQ(run_brood(daemon, "template rm tpl").code, 0);
+    EXPECT_EQ(run_brood(daemon, "template inspect tpl").code, 4);
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -26,7 +27,11 @@ namespace brood::testing {
 
 namespace fs = std::filesystem;
 
-std::string broodd_binary() { return BROOD_TEST_BROODD; }
+std::string broodd_binary() {
+    // BROOD_TEST_BROODD lets a sanitizer build of the daemon run these tests.
+    const char* env = std::getenv("BROOD_TEST_BROODD");
+    return env && *env ? env : BROOD_TEST_BROODD;
+}
 std::string brood_binary() { return BROOD_TEST_BROOD; }
 std::string vmm_binary() { return BROOD_TEST_VMM; }
 std::string guest_kernel() { return BROOD_TEST_GUEST; }
@@ -53,6 +58,11 @@ Daemon::Daemon() {
 
 Daemon::~Daemon() {
     kill9();
+    // A sanitizer build of the daemon (BROOD_TEST_BROODD) reports here.
+    std::ifstream log_file(log());
+    std::string text((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+    for (const char* marker : {"ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"})
+        if (text.find(marker) != std::string::npos) ADD_FAILURE() << "broodd sanitizer report:\n" << text;
     for (const auto& [id, pid] : vmm_processes(guests_dir())) ::kill(pid, SIGKILL);
     std::error_code ec;
     if (::testing::Test::HasFailure() && std::getenv("BROOD_KEEP_FAILED")) return;
@@ -125,11 +135,13 @@ nlohmann::json Daemon::create(const std::string& name, int memory_mib) const {
     return r.body;
 }
 
-bool Daemon::wait_guest_ready(const std::string& ref, int timeout_ms) const {
+size_t Daemon::log_size(const std::string& ref) const { return call("GET", "/instances/" + ref + "/logs").text.size(); }
+
+bool Daemon::wait_guest_ready(const std::string& ref, size_t from, int timeout_ms) const {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
         Reply r = call("GET", "/instances/" + ref + "/logs");
-        size_t at = r.text.find("brood-guest ready");
+        size_t at = r.text.find("brood-guest ready", from);
         if (r.status == 200 && at != std::string::npos && r.text.find('\n', at) != std::string::npos) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -142,6 +154,44 @@ std::string Daemon::console(const std::string& ref, const std::string& input, co
                    {{"input", input}, {"until", until}, {"timeout_ms", timeout_ms}});
     EXPECT_EQ(r.status, 200) << "console " << input << ": " << r.text;
     return r.status == 200 ? r.body.value("output", "") : "";
+}
+
+// The instances the API reports agree with the processes and the disk.
+void expect_consistent(const Daemon& d) {
+    auto list = d.call("GET", "/instances");
+    ASSERT_EQ(list.status, 200);
+    auto processes = vmm_processes(d.guests_dir());
+    std::set<std::string> ids;
+    for (const auto& inst : list.body) {
+        std::string id = inst["id"], state = inst["state"];
+        ids.insert(id);
+        bool live = state == "Running" || state == "Paused";
+        auto proc = processes.find(id);
+        EXPECT_EQ(live, proc != processes.end()) << id << " is " << state << " but its VMM "
+                                                 << (live ? "is missing" : "runs");
+        if (live && proc != processes.end()) {
+            EXPECT_EQ(inst["pid"], proc->second);
+        }
+        EXPECT_FALSE(inst.contains("pending_op")) << inst.dump();
+        std::string snaps = d.guests_dir() + "/" + id + "/snapshots";
+        if (state == "Standby") {
+            EXPECT_TRUE(fs::exists(snaps + "/snapshot-latest/state"));
+            EXPECT_TRUE(fs::exists(snaps + "/snapshot-latest/memory"));
+        }
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(snaps, ec))
+            EXPECT_EQ(e.path().filename(), "snapshot-latest") << "leftover " << e.path();
+    }
+    for (const auto& [id, pid] : processes) EXPECT_TRUE(ids.count(id)) << "stray VMM " << pid << " for " << id;
+    for (const auto& e : fs::directory_iterator(d.guests_dir()))
+        EXPECT_TRUE(ids.count(e.path().filename().string())) << "leaked directory " << e.path();
+    auto templates = d.call("GET", "/templates");
+    ASSERT_EQ(templates.status, 200);
+    for (const auto& t : templates.body) {
+        size_t live = 0;
+        for (const auto& inst : list.body) live += inst["template_id"] == t["id"] ? 1 : 0;
+        EXPECT_EQ(t["fork_count"], live) << "fork count of template " << t["name"];
+    }
 }
 
 std::map<std::string, pid_t> vmm_processes(const std::string& guests_dir) {

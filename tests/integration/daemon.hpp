@@ -47,8 +47,10 @@ public:
 
     // POST /instances with the test guest; returns the instance JSON.
     nlohmann::json create(const std::string& name, int memory_mib = 128) const;
-    // Waits until the guest printed its ready line (test guest protocol).
-    bool wait_guest_ready(const std::string& ref, int timeout_ms = 60'000) const;
+    // Waits until the guest printed its ready line (test guest protocol)
+    // after byte `from` of its serial log (the log is kept across boots).
+    bool wait_guest_ready(const std::string& ref, size_t from = 0, int timeout_ms = 60'000) const;
+    size_t log_size(const std::string& ref) const;
     // POST console; returns the output ("" and a failure when not 200).
     std::string console(const std::string& ref, const std::string& input, const std::string& until,
                         int timeout_ms = 20'000) const;
@@ -64,6 +66,10 @@ private:
     std::string _socket;
     pid_t _pid = -1;
 };
+
+// Checks that GET /instances, the VMM processes, the directories and the
+// template fork counts agree (gtest expectations).
+void expect_consistent(const Daemon& d);
 
 // brood-vmm processes (not zombies) serving an instance of `guests_dir`: id -> pid.
 std::map<std::string, pid_t> vmm_processes(const std::string& guests_dir);

@@ -45,8 +45,9 @@ TEST_F(Broodd, FullLifecycle) {
     EXPECT_EQ(stopped.body["state"], "Stopped");
     EXPECT_TRUE(vmm_processes(daemon.guests_dir()).empty());
 
+    size_t log_before = daemon.log_size("life");
     ASSERT_EQ(daemon.call("POST", "/instances/life/start").status, 200);
-    ASSERT_TRUE(daemon.wait_guest_ready("life"));
+    ASSERT_TRUE(daemon.wait_guest_ready("life", log_before));
     EXPECT_EQ(daemon.console("life", "count", "count"), "count 1\n") << "a cold boot starts afresh";
 
     EXPECT_EQ(daemon.call("DELETE", "/instances/life").status, 204);

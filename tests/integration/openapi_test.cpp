@@ -100,9 +100,25 @@ TEST_F(Broodd, OpenApiOperationsAnswerWithDocumentedShapes) {
         {"POST /instances/{id}/resume", [&] { return daemon.call("POST", "/instances/oa/resume"); }},
         {"POST /instances/{id}/standby", [&] { return daemon.call("POST", "/instances/oa/standby"); }},
         {"POST /instances/{id}/restore", [&] { return daemon.call("POST", "/instances/oa/restore"); }},
-        {"POST /instances/{id}/stop", [&] { return daemon.call("POST", "/instances/oa/stop", {{"timeout_ms", 100}}); }},
+        {"POST /instances/{id}/stop", [&] {
+             auto r = daemon.call("POST", "/instances/oa/stop", {{"timeout_ms", 100}});
+             daemon.call("POST", "/instances/oa/start");
+             return r;
+         }},
+        {"POST /instances/{id}/standby", [&] { return daemon.call("POST", "/instances/oa/standby"); }},
+        {"POST /instances/{id}/fork",
+         [&] { return daemon.call("POST", "/instances/oa/fork", {{"name", "oa-copy"}, {"target_state", "Standby"}}); }},
+        {"POST /templates", [&] { return daemon.call("POST", "/templates", {{"instance", "oa"}, {"name", "oa-t"}}); }},
+        {"GET /templates", [&] { return daemon.call("GET", "/templates"); }},
+        {"GET /templates/{id}", [&] { return daemon.call("GET", "/templates/oa-t"); }},
+        {"POST /templates/{id}/fork",
+         [&] { return daemon.call("POST", "/templates/oa-t/fork", {{"name_prefix", "oa-f"}, {"count", 2}}); }},
         {"GET /metrics", [&] { return daemon.call("GET", "/metrics"); }},
-        {"DELETE /instances/{id}", [&] { return daemon.call("DELETE", "/instances/oa"); }},
+        {"DELETE /instances/{id}", [&] {
+             for (const char* f : {"oa-f-1", "oa-f-2"}) daemon.call("DELETE", std::string("/instances/") + f);
+             return daemon.call("DELETE", "/instances/oa-copy");
+         }},
+        {"DELETE /templates/{id}", [&] { return daemon.call("DELETE", "/templates/oa-t"); }},
     };
     std::set<std::string> exercised;
     for (auto& [operation, call] : steps) {
@@ -113,6 +129,8 @@ TEST_F(Broodd, OpenApiOperationsAnswerWithDocumentedShapes) {
         exercised.insert(operation);
     }
     EXPECT_EQ(exercised, spec_operations(spec)) << "an operation of the spec is not exercised here";
+    check_answer(spec, "DELETE /templates/{id}", daemon.call("DELETE", "/templates/ghost"));
+    check_answer(spec, "POST /templates/{id}/fork", daemon.call("POST", "/templates/ghost/fork", {{"name", "x"}}));
 
     // Documented errors have the documented shape too.
     check_answer(spec, "GET /instances/{id}", daemon.call("GET", "/instances/ghost"));

@@ -1,5 +1,9 @@
 // brood-vmm rejects bad input with one clear line and exit code 2, never a
 // crash or a hang, and leaves nothing behind.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "kvm_fixture.hpp"
@@ -66,6 +70,29 @@ TEST_F(BadInputTest, ControlSocketPathExists) {
 TEST_F(BadInputTest, UnknownOptionAndMissingSubcommand) {
     expect_rejected(run_vmm({"boot", "--kernel", test_guest_path(), "--frobnicate"}), "frobnicate");
     EXPECT_EQ(run_vmm({}).exit_code, 2);
+}
+
+} // namespace
+} // namespace brood::test
+
+namespace brood::test {
+namespace {
+
+// Runs brood-vmm in a private mount namespace whose /dev is an empty tmpfs,
+// so /dev/kvm does not exist there.
+TEST(NoKvmTest, SaysSoPlainly) {
+    if (::geteuid() != 0 || std::system("unshare --mount true 2>/dev/null") != 0)
+        GTEST_SKIP() << "needs root and unshare(1) to hide /dev/kvm in a mount namespace";
+    std::string cmd = "unshare --mount sh -c 'mount -t tmpfs none /dev && exec " + vmm_path() + " boot --kernel " +
+                      test_guest_path() + "' 2>&1; echo exit=$?";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    ::pclose(p);
+    EXPECT_NE(out.find("/dev/kvm does not exist: this host has no KVM"), std::string::npos) << out;
+    EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
 }
 
 } // namespace

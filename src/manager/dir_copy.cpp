@@ -1,0 +1,57 @@
+#include "manager/dir_copy.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/file_copy.hpp"
+
+namespace brood::manager {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool always_skipped(const std::string& rel) {
+    if (rel == "logs" || rel == "metadata.json") return true;
+    std::string name = fs::path(rel).filename().string();
+    bool in_snapshots = rel.rfind("snapshots/", 0) == 0;
+    return in_snapshots && (name.rfind(".tmp-", 0) == 0 || name.rfind(".old-", 0) == 0 || name.rfind(".trash-", 0) == 0);
+}
+
+} // namespace
+
+Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string& dst, const CopyOptions& options) {
+    DirCopyStats stats;
+    std::error_code ec;
+    fs::recursive_directory_iterator it(src, ec);
+    if (ec) return fail("read " + src + ": " + ec.message());
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) return fail("walk " + src + ": " + ec.message());
+        std::string rel = fs::relative(it->path(), src).string();
+        if (always_skipped(rel) || options.skip_rel_paths.count(rel)) {
+            if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
+            continue;
+        }
+        std::string target = dst + "/" + rel;
+        struct stat st {};
+        if (::lstat(it->path().c_str(), &st) != 0) return fail_errno("lstat " + it->path().string());
+        if (S_ISDIR(st.st_mode)) {
+            if (::mkdir(target.c_str(), st.st_mode & 07777) != 0) return fail_errno("mkdir " + target);
+        } else if (S_ISREG(st.st_mode)) {
+            auto copied = TRY(copy_file_sparse(it->path().string(), target, st.st_mode & 07777));
+            ++stats.files;
+            stats.reflinked += copied.reflinked ? 1 : 0;
+            stats.bytes_copied += copied.bytes_copied;
+        } else if (S_ISLNK(st.st_mode)) {
+            auto link = fs::read_symlink(it->path(), ec);
+            if (ec) return fail("readlink " + it->path().string() + ": " + ec.message());
+            if (::symlink(link.c_str(), target.c_str()) != 0) return fail_errno("symlink " + target);
+        }
+        // Sockets, fifos and devices are never part of an instance's state.
+    }
+    return stats;
+}
+
+} // namespace brood::manager

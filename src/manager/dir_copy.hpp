@@ -1,0 +1,32 @@
+// Copies an instance directory for a fork: reflink where the file system
+// can share extents, else a sparse copy; sockets, logs and staging dirs are
+// never copied, nor the paths the caller lists.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace brood::manager {
+
+struct CopyOptions {
+    // Relative paths (files or directories) to leave out, e.g.
+    // "snapshots/snapshot-latest/memory" when the fork links to a template's.
+    std::set<std::string> skip_rel_paths;
+};
+
+struct DirCopyStats {
+    uint64_t files = 0;
+    uint64_t reflinked = 0;
+    uint64_t bytes_copied = 0;
+};
+
+// Copies `src` into the existing, empty directory `dst`. Symlinks are
+// recreated as they are. Always skipped: sockets, "logs", "metadata.json"
+// (the caller writes a new record), and snapshots/.tmp-*, .old-*, .trash-*.
+[[nodiscard]] Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string& dst,
+                                                     const CopyOptions& options = {});
+
+} // namespace brood::manager
