@@ -2,6 +2,8 @@
 #ifndef BROOD_GUEST_ARCH_H
 #define BROOD_GUEST_ARCH_H
 
+#include "layout.h"
+
 typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -88,5 +90,12 @@ static inline u64 read_cr3(void)
 }
 
 NORETURN void halt_forever(void); /* entry.S */
+
+/* brood-vmm's power-off port; elsewhere the CPU just stops. */
+NORETURN static inline void power_off(void)
+{
+	outw(POWEROFF_PORT, POWEROFF_VALUE);
+	halt_forever();
+}
 
 #endif

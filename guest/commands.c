@@ -116,8 +116,7 @@ void command_run(char *s)
 	} else if (str_eq(argv[0], "sleep")) {
 		cmd_sleep(&out, argc, argv);
 	} else if (str_eq(argv[0], "poweroff")) {
-		outw(POWEROFF_PORT, POWEROFF_VALUE);
-		halt_forever();
+		power_off();
 	} else if (str_eq(argv[0], "reboot")) {
 		outb(I8042_CMD_PORT, 0xFE);
 		halt_forever();

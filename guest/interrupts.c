@@ -75,6 +75,28 @@ IRQ_HANDLER static void serial_interrupt(struct interrupt_frame *f)
 	lapic_eoi();
 }
 
+/*
+ * Ctrl+Alt+Del from the keyboard controller is a VMM's graceful shutdown
+ * request (brood-vmm's PUT /vm/shutdown): answer it by powering off.
+ */
+IRQ_HANDLER static void keyboard_interrupt(struct interrupt_frame *f)
+{
+	static int ctrl, alt;
+
+	(void)f;
+	while (inb(I8042_CMD_PORT) & 1) {
+		u8 code = inb(I8042_DATA_PORT);
+
+		if ((code & 0x7F) == 0x1D)
+			ctrl = !(code & 0x80);
+		else if ((code & 0x7F) == 0x38)
+			alt = !(code & 0x80);
+		else if (code == 0x53 && ctrl && alt)
+			power_off();
+	}
+	lapic_eoi();
+}
+
 IRQ_HANDLER static void timer_interrupt(struct interrupt_frame *f)
 {
 	(void)f; /* waking up from hlt is all it is for */
@@ -117,6 +139,7 @@ void idt_init(void)
 	set_gate(13, exception_13); /* general protection */
 	set_gate(14, exception_14); /* page fault */
 	set_gate(VEC_SERIAL, serial_interrupt);
+	set_gate(VEC_KEYBOARD, keyboard_interrupt);
 	set_gate(VEC_TIMER, timer_interrupt);
 	set_gate(VEC_PING, ping_interrupt);
 	set_gate(VEC_WAKE, wake_interrupt);

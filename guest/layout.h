@@ -37,6 +37,7 @@
 
 /* Interrupt vectors */
 #define VEC_SERIAL        0x30 /* COM1, IOAPIC pin 4 */
+#define VEC_KEYBOARD      0x31 /* i8042 keyboard, IOAPIC pin 1 */
 #define VEC_TIMER         0x40 /* LAPIC timer, one-shot */
 #define VEC_PING          0x50 /* BSP -> APs: "are you there?" */
 #define VEC_WAKE          0x51 /* AP -> BSP: "something changed, look" */
@@ -49,6 +50,8 @@
 #define COM1_IOAPIC_PIN   4
 #define POWEROFF_PORT     0x604  /* brood-vmm: outw 0x2000 powers off */
 #define POWEROFF_VALUE    0x2000
+#define I8042_DATA_PORT   0x60
 #define I8042_CMD_PORT    0x64   /* outb 0xFE: pulse reset line */
+#define KEYBOARD_IOAPIC_PIN 1
 
 #endif

@@ -113,6 +113,7 @@ NORETURN void bsp_main(u64 start_info)
 		line_send(&l);
 	}
 	ioapic_route(ioapic, COM1_IOAPIC_PIN, VEC_SERIAL, smp_bsp_apic_id());
+	ioapic_route(ioapic, KEYBOARD_IOAPIC_PIN, VEC_KEYBOARD, smp_bsp_apic_id());
 	serial_irq(); /* bytes that came before the route: take them, re-arm the edge */
 	sti();
 	smp_boot_aps();

@@ -94,6 +94,19 @@ TEST_F(BootTest, ControlApiInfoPauseResumeShutdown) {
     EXPECT_EQ(*code, 0);
 }
 
+TEST_F(BootTest, GracefulShutdownIsCtrlAltDelWhichTheGuestAnswers) {
+    auto vm = boot_guest(128, 1, dir());
+    auto start = Clock::now();
+    auto down = vm.api("PUT", "/vm/shutdown", R"({"timeout_ms":10000})");
+    ASSERT_TRUE(down);
+    EXPECT_EQ(down->status, 202);
+    auto code = vm.wait_exit(Millis(10'000));
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    EXPECT_LT(std::chrono::duration_cast<Millis>(Clock::now() - start).count(), 2000)
+        << "the guest powered off itself, long before the forced stop";
+}
+
 TEST_F(BootTest, SigtermEndsWithSignalExitCode) {
     auto vm = boot_guest(128, 1, dir());
     ::kill(vm.pid(), SIGTERM);
