@@ -54,6 +54,17 @@ TEST_F(LinuxTest, PvhVmlinuxPrintsItsFirstConsoleLines) {
     EXPECT_TRUE(next) << next.error().message();
 }
 
+// Debian's kernel has no MP table support (CONFIG_X86_MPPARSE off): it finds
+// the second vCPU only through the ACPI MADT, via PVH's rsdp_paddr.
+TEST_F(LinuxTest, PvhVmlinuxFindsTwoCpusThroughAcpi) {
+    auto vm = boot_linux("vmlinux", dir(), 2);
+    auto allowing = vm.wait_for("smpboot: Allowing 2 CPUs", Millis(180'000));
+    ASSERT_TRUE(allowing) << allowing.error().message() << "\n" << vm.all_output();
+    const std::string out = vm.all_output();
+    EXPECT_EQ(out.find("A valid RSDP was not found"), std::string::npos);
+    EXPECT_EQ(out.find("not listed by BIOS"), std::string::npos);
+}
+
 TEST_F(LinuxTest, BzImagePrintsItsFirstConsoleLines) {
     // The bzImage first decompresses itself, all of it emulated here: slow.
     auto vm = boot_linux("vmlinuz", dir());

@@ -13,7 +13,7 @@ TEST(E820, SmallGuestHasLowRamHolesAndRamFromOneMiB) {
     const std::vector<E820Entry> expected = {
         {0, 0x9FC00, T::Ram},
         {0x9FC00, 0x400, T::Reserved},
-        {0xF0000, 0x10000, T::Reserved},
+        {0xE0000, 0x20000, T::Reserved},
         {0x100000, 127 * kMiB, T::Ram},
     };
     EXPECT_EQ(map, expected);

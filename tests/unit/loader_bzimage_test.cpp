@@ -119,6 +119,23 @@ TEST(BzImage, PrepareBootWritesEverythingAndReturnsTheEntryState) {
     EXPECT_EQ(get<uint64_t>(mem.host_base(), x86::kGdtAddr + 0x10), 0x00AF9B000000FFFFull);
     EXPECT_STREQ(to_string(details.protocol), "linux64");
     EXPECT_STREQ(to_string(details.format), "bzImage");
+    EXPECT_EQ(std::memcmp(mem.host_base() + x86::kAcpiRsdpAddr, "RSD PTR ", 8), 0);
+    EXPECT_EQ(get<uint64_t>(mem.host_base(), x86::kZeroPageAddr + 0x70), x86::kAcpiRsdpAddr);
+}
+
+TEST(BzImage, RsdpAddressOnlyForProtocol214AndNewer) {
+    for (uint16_t version : {0x020C, 0x020D, 0x020E, 0x020F}) {
+        SCOPED_TRACE(version);
+        test::BzImageSpec spec;
+        spec.version = version;
+        auto mem = GuestMemory::anonymous(64 * kMiB).value();
+        ASSERT_TRUE(prepare_boot(test::make_bzimage(spec), {"", std::nullopt, 1}, mem));
+        EXPECT_EQ(get<uint64_t>(mem.host_base(), x86::kZeroPageAddr + 0x70),
+                  version >= 0x020E ? x86::kAcpiRsdpAddr : 0u);
+    }
+    // load_kernel alone passes what BootParams says (0: no ACPI tables).
+    auto l = load(test::make_bzimage(), {"", std::nullopt, 1});
+    EXPECT_EQ(get<uint64_t>(zero_page(l), 0x70), 0u);
 }
 
 } // namespace

@@ -27,12 +27,12 @@ void expect_segments_loaded(GuestMemory& mem, const test::ElfSpec& spec) {
 }
 
 // Checks hvm_start_info and everything it points at; returns it.
-pvh::StartInfo expect_start_info(GuestMemory& mem, const char* cmdline) {
+pvh::StartInfo expect_start_info(GuestMemory& mem, const char* cmdline, uint64_t rsdp = 0) {
     pvh::StartInfo info{};
     std::memcpy(&info, mem.host_base() + x86::kPvhStartInfoAddr, sizeof(info));
     EXPECT_EQ(info.magic, 0x336EC578u);
     EXPECT_EQ(info.version, 1u);
-    EXPECT_EQ(info.rsdp_paddr, 0u);
+    EXPECT_EQ(info.rsdp_paddr, rsdp);
     EXPECT_STREQ(reinterpret_cast<const char*>(mem.host_base() + info.cmdline_paddr), cmdline);
     const auto e820 = x86::build_e820(mem.layout());
     EXPECT_EQ(info.memmap_entries, e820.size());
@@ -138,7 +138,16 @@ TEST(ElfLoader, RealTestGuestLoads) {
     auto state = prepare_boot(image, {"", std::nullopt, 2}, mem);
     ASSERT_TRUE(state) << path << ": " << state.error().message();
     EXPECT_TRUE(mem.layout().offset_of(state->regs.rip, 1)) << "entry is in RAM";
-    if (state->regs.rbx == x86::kPvhStartInfoAddr) expect_start_info(mem, "");
+    if (state->regs.rbx == x86::kPvhStartInfoAddr) expect_start_info(mem, "", x86::kAcpiRsdpAddr);
+}
+
+TEST(ElfLoader, PrepareBootHandsThePvhKernelTheRsdp) {
+    auto mem = GuestMemory::anonymous(64 * kMiB).value();
+    auto state = prepare_boot(test::make_elf(test::small_pvh_kernel()), {"", std::nullopt, 2}, mem);
+    ASSERT_TRUE(state) << state.error().message();
+    expect_start_info(mem, "", x86::kAcpiRsdpAddr);
+    EXPECT_EQ(std::memcmp(mem.host_base() + x86::kAcpiRsdpAddr, "RSD PTR ", 8), 0);
+    EXPECT_EQ(std::memcmp(mem.host_base() + x86::kMpTableAddr, "_MP_", 4), 0);
 }
 
 } // namespace

@@ -11,6 +11,7 @@ namespace brood::loader::linux_boot {
 inline constexpr uint32_t kHeaderMagic = 0x53726448; // "HdrS"
 inline constexpr uint16_t kBootFlag = 0xAA55;
 inline constexpr uint16_t kMinVersion = 0x020C; // 2.12: xloadflags
+inline constexpr uint16_t kAcpiRsdpMinVersion = 0x020E; // 2.14: acpi_rsdp_addr
 inline constexpr size_t kSetupHeaderOffset = 0x1F1;
 inline constexpr size_t kHeaderMagicOffset = 0x202;
 inline constexpr size_t kSetupHeaderMinEnd = 0x268; // end of the 2.12 header

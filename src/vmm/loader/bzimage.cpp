@@ -88,7 +88,7 @@ Result<KernelEntry> load_bzimage(std::span<const uint8_t> image, const BootParam
         {kHeaderMagicOffset + image[kHeaderMagicOffset - 1], kSetupHeaderMaxEnd, image.size()});
     std::memcpy(reinterpret_cast<uint8_t*>(&zp) + kSetupHeaderOffset,
                 image.data() + kSetupHeaderOffset, header_end - kSetupHeaderOffset);
-    TRY(write_zero_page(mem, zp, initrd));
+    TRY(write_zero_page(mem, zp, initrd, p.acpi_rsdp_addr));
 
     entry.entry = x86::kKernelLoadAddr + kEntry64Offset;
     entry.boot_info = x86::kZeroPageAddr;

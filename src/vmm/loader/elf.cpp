@@ -142,7 +142,7 @@ Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams
             return fail(fmt::format("PVH entry point {:#x} is not in guest RAM", *pvh_entry));
         InitrdPlacement initrd;
         TRY(place_cmdline_and_initrd(mem, p, x86::kCmdlineMaxSize - 1, UINT32_MAX, entry, initrd));
-        TRY(write_pvh_start_info(mem, initrd));
+        TRY(write_pvh_start_info(mem, initrd, p.acpi_rsdp_addr));
         entry.protocol = BootProtocol::Pvh;
         entry.entry = *pvh_entry;
         entry.boot_info = x86::kPvhStartInfoAddr;
@@ -168,7 +168,7 @@ Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams
         zp.hdr.loadflags = linux_boot::kLoadedHigh;
         zp.hdr.kernel_alignment = 0x1000000;
         zp.hdr.cmdline_size = static_cast<uint32_t>(x86::kCmdlineMaxSize - 1);
-        TRY(write_zero_page(mem, zp, initrd));
+        TRY(write_zero_page(mem, zp, initrd, p.acpi_rsdp_addr));
         entry.protocol = BootProtocol::Linux64;
         entry.entry = eh.e_entry;
         entry.boot_info = x86::kZeroPageAddr;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "vmm/arch/x86_64/acpi.hpp"
 #include "vmm/arch/x86_64/gdt.hpp"
 #include "vmm/arch/x86_64/layout.hpp"
 #include "vmm/arch/x86_64/mptable.hpp"
@@ -48,8 +49,10 @@ Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const Boo
                                        GuestMemory& mem, KernelEntry* details) {
     TRY(check_min_ram(mem));
     TRY(x86::write_mptable(mem, p.vcpu_count));
+    BootParams with_acpi = p;
+    with_acpi.acpi_rsdp_addr = TRY(x86::write_acpi_tables(mem, p.vcpu_count));
     TRY(x86::write_boot_gdt_and_page_tables(mem));
-    KernelEntry entry = TRY(load_kernel(image, p, mem));
+    KernelEntry entry = TRY(load_kernel(image, with_acpi, mem));
     if (details) *details = entry;
     return entry.cpu;
 }

@@ -18,6 +18,9 @@ struct BootParams {
     std::string cmdline;
     std::optional<std::span<const uint8_t>> initrd; // file contents, if any
     uint32_t vcpu_count = 1;
+    // Guest-physical address of the ACPI RSDP, handed to the kernel (PVH
+    // rsdp_paddr, zero page acpi_rsdp_addr); 0: none. prepare_boot sets it.
+    uint64_t acpi_rsdp_addr = 0;
 };
 
 enum class BootProtocol {
@@ -48,8 +51,9 @@ const char* to_string(KernelFormat format);
 Result<KernelEntry> load_kernel(std::span<const uint8_t> image, const BootParams& p,
                                 GuestMemory& mem);
 
-// Everything a cold boot writes into guest memory, in one call: boot GDT,
-// TSS and page tables, MP table for p.vcpu_count vCPUs, then load_kernel().
+// Everything a cold boot writes into guest memory, in one call: MP table and
+// ACPI tables for p.vcpu_count vCPUs, boot GDT, TSS and page tables, then
+// load_kernel() with acpi_rsdp_addr pointing at the tables.
 // Returns the boot vCPU's state; `details`, if given, receives the rest.
 Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const BootParams& p,
                                        GuestMemory& mem, KernelEntry* details = nullptr);

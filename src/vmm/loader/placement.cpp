@@ -52,7 +52,7 @@ Result<InitrdPlacement> place_initrd(GuestMemory& mem, std::span<const uint8_t> 
 }
 
 Result<void> write_zero_page(GuestMemory& mem, linux_boot::ZeroPage& zp,
-                             const InitrdPlacement& initrd) {
+                             const InitrdPlacement& initrd, uint64_t acpi_rsdp_addr) {
     auto& hdr = zp.hdr;
     hdr.type_of_loader = linux_boot::kLoaderUndefined;
     hdr.loadflags = static_cast<uint8_t>(hdr.loadflags | linux_boot::kCanUseHeap);
@@ -64,6 +64,8 @@ Result<void> write_zero_page(GuestMemory& mem, linux_boot::ZeroPage& zp,
     zp.ext_ramdisk_image = high32(initrd.addr);
     hdr.ramdisk_size = low32(initrd.size);
     zp.ext_ramdisk_size = high32(initrd.size);
+    // Older kernels treat 0x070 as padding; they scan the BIOS area instead.
+    if (hdr.version >= linux_boot::kAcpiRsdpMinVersion) zp.acpi_rsdp_addr = acpi_rsdp_addr;
 
     const auto map = x86::build_e820(mem.layout());
     if (map.size() > linux_boot::kE820MaxEntries)
@@ -80,7 +82,8 @@ Result<void> write_zero_page(GuestMemory& mem, linux_boot::ZeroPage& zp,
     return {};
 }
 
-Result<void> write_pvh_start_info(GuestMemory& mem, const InitrdPlacement& initrd) {
+Result<void> write_pvh_start_info(GuestMemory& mem, const InitrdPlacement& initrd,
+                                  uint64_t acpi_rsdp_addr) {
     const auto map = x86::build_e820(mem.layout());
     std::vector<pvh::MemmapEntry> memmap;
     for (const auto& e : map) memmap.push_back({e.addr, e.size, static_cast<uint32_t>(e.type), 0});
@@ -92,7 +95,7 @@ Result<void> write_pvh_start_info(GuestMemory& mem, const InitrdPlacement& initr
     info.magic = pvh::kStartInfoMagic;
     info.version = pvh::kStartInfoVersion;
     info.cmdline_paddr = x86::kCmdlineAddr;
-    info.rsdp_paddr = 0; // no ACPI: the guest finds the MP table
+    info.rsdp_paddr = acpi_rsdp_addr; // 0 without ACPI tables
     info.memmap_paddr = x86::kPvhMemmapAddr;
     info.memmap_entries = static_cast<uint32_t>(memmap.size());
     if (initrd.size != 0) {

@@ -29,12 +29,16 @@ Result<InitrdPlacement> place_initrd(GuestMemory& mem, std::span<const uint8_t> 
                                      uint64_t kernel_end, uint64_t max_addr);
 
 // Fills the loader-owned zero page fields (loader type, heap, command line,
-// initrd, E820 map, video mode) and writes the page at kZeroPageAddr.
+// initrd, E820 map, video mode, and the ACPI RSDP when `acpi_rsdp_addr` is
+// not 0 and the header's protocol version is 2.14 or newer) and writes the
+// page at kZeroPageAddr.
 Result<void> write_zero_page(GuestMemory& mem, linux_boot::ZeroPage& zero_page,
-                             const InitrdPlacement& initrd);
+                             const InitrdPlacement& initrd, uint64_t acpi_rsdp_addr);
 
-// Writes hvm_start_info, its module list (the initrd, if any) and memory map.
-Result<void> write_pvh_start_info(GuestMemory& mem, const InitrdPlacement& initrd);
+// Writes hvm_start_info (rsdp_paddr = `acpi_rsdp_addr`), its module list (the
+// initrd, if any) and memory map.
+Result<void> write_pvh_start_info(GuestMemory& mem, const InitrdPlacement& initrd,
+                                  uint64_t acpi_rsdp_addr);
 
 // Validates the command line and initrd, writes them, and records where they went.
 Result<void> place_cmdline_and_initrd(GuestMemory& mem, const BootParams& p,

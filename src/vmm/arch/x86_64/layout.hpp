@@ -53,9 +53,15 @@ inline constexpr uint64_t kEbdaEnd = 0xA0000;
 // VGA/option ROM hole: not RAM as far as the E820 map goes, nothing placed there.
 inline constexpr uint64_t kLegacyHoleStart = 0xA0000;
 
-// BIOS area: the Intel MP table. The floating pointer is at exactly 0xF0000
-// (Linux scans 0xF0000..0xFFFFF for it), the config table follows it.
-inline constexpr uint64_t kBiosAreaStart = 0xF0000;
+// BIOS area 0xE0000..0xFFFFF, reserved in the E820 map. Its first 64 KiB hold
+// the ACPI tables: the RSDP at exactly 0xE0000 (Linux scans 0xE0000..0xFFFFF
+// on 16-byte boundaries for "RSD PTR "), XSDT, FADT, DSDT and MADT after it.
+inline constexpr uint64_t kBiosAreaStart = 0xE0000;
+inline constexpr uint64_t kAcpiAreaStart = 0xE0000;
+inline constexpr uint64_t kAcpiRsdpAddr = 0xE0000;
+inline constexpr uint64_t kAcpiAreaEnd = 0xF0000;
+// The Intel MP table: the floating pointer at exactly 0xF0000 (Linux scans
+// 0xF0000..0xFFFFF for "_MP_"), the config table right after it.
 inline constexpr uint64_t kMpTableAddr = 0xF0000;
 inline constexpr uint64_t kBiosAreaEnd = 0x100000;
 
@@ -79,6 +85,8 @@ inline constexpr uint64_t kMinRamSize = 2 * kMiB;
 static_assert(kTssAddr + kTssLimit < kPvhStartInfoAddr);
 static_assert(kPdAddr + kPdCount * kPageSize <= kCmdlineAddr);
 static_assert(kCmdlineAddr + kCmdlineMaxSize <= kEbdaStart);
+static_assert(kAcpiRsdpAddr % 16 == 0 && kAcpiAreaStart >= kBiosAreaStart);
+static_assert(kAcpiAreaEnd <= kMpTableAddr && kMpTableAddr < kBiosAreaEnd);
 static_assert(kIoapicAddr >= kMmioGapStart && kLapicAddr < kMmioGapEnd);
 
 } // namespace brood::x86
