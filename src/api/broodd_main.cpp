@@ -33,6 +33,7 @@ struct Options {
     std::string vmm;
     std::string restore_backend = "file";
     int ready_timeout_ms = 30'000;
+    int fork_concurrency = 4;
 };
 
 std::string find_vmm(const std::string& flag) {
@@ -87,6 +88,7 @@ int run(const Options& o) {
     config.vmm_binary = find_vmm(o.vmm);
     config.restore_backend = o.restore_backend;
     config.ready_timeout_ms = o.ready_timeout_ms;
+    config.fork_concurrency = o.fork_concurrency;
     auto opened = manager::Manager::open(config);
     if (!opened) {
         std::fprintf(stderr, "broodd: %s\n", opened.error().message().c_str());
@@ -175,6 +177,10 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"file", "copy"}))
         ->capture_default_str();
     app.add_option("--ready-timeout-ms", o.ready_timeout_ms, "how long a VMM may take to become ready")
+        ->capture_default_str();
+    app.add_option("--fork-concurrency", o.fork_concurrency,
+                   "template forks one fan-out request makes at once (a request's \"concurrency\" overrides it)")
+        ->check(CLI::Range(1, 64))
         ->capture_default_str();
     try {
         app.parse(argc, argv);

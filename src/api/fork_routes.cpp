@@ -13,61 +13,52 @@ using nlohmann::json;
 
 const std::string& param(const Request& r) { return r.path_params.at(0); }
 
-// target_state and from_running, shared by both fork routes.
-std::optional<Response> parse_fork_options(const json& body, manager::ForkSpec& spec) {
-    if (body.contains("target_state")) {
-        if (!body["target_state"].is_string()) return http::error(400, "bad_request", "target_state must be a string");
-        auto state = manager::state_from_string(body["target_state"].get<std::string>());
-        if (!state || (*state != manager::State::running && *state != manager::State::standby))
-            return http::error(400, "bad_request", "target_state must be \"Running\" or \"Standby\"");
-        spec.target_state = *state;
-    }
-    if (body.contains("from_running")) {
-        if (!body["from_running"].is_boolean()) return http::error(400, "bad_request", "from_running must be a boolean");
-        spec.from_running = body["from_running"].get<bool>();
-    }
-    return std::nullopt;
+json failure_json(const manager::ForkFailure& f) {
+    return json{{"name", f.name}, {"status", status_of(f.error.kind)}, {"code", f.error.code},
+                {"message", f.error.message}};
 }
 
-Response forks_answer(const manager::OpResult<std::vector<manager::InstanceView>>& result, bool single) {
+// An instance fork answers with the fork; a failure on either side (the
+// fork, or restoring a from_running source) is the error.
+Response instance_fork_answer(const manager::OpResult<manager::ForkOutcome>& result) {
     if (!result) return error_response(result.error());
-    if (single) return http::json(201, instance_json(result->front()));
-    json list = json::array();
-    for (const auto& view : *result) list.push_back(instance_json(view));
-    return http::json(201, list);
+    if (!result->errors.empty()) {
+        manager::OpError e = result->errors.front().error;
+        for (size_t i = 1; i < result->errors.size(); ++i) e.message += "; " + result->errors[i].error.message;
+        if (!result->instances.empty())
+            e.message = "fork " + result->instances.front().record.name + " was made, but: " + e.message;
+        return error_response(e);
+    }
+    return http::json(201, instance_json(result->instances.front()));
+}
+
+// A template fork answers {"instances": [...], "errors": [...]}: 201 when at
+// least one fork was made; else the first error's status, with code and
+// message beside the two lists.
+Response template_fork_answer(const manager::OpResult<manager::ForkOutcome>& result) {
+    if (!result) return error_response(result.error());
+    json body{{"instances", json::array()}, {"errors", json::array()}};
+    for (const auto& view : result->instances) body["instances"].push_back(instance_json(view));
+    for (const auto& f : result->errors) body["errors"].push_back(failure_json(f));
+    if (!result->instances.empty() || result->errors.empty()) return http::json(201, body);
+    const manager::OpError& first = result->errors.front().error;
+    body["code"] = first.code;
+    body["message"] = result->errors.size() == 1
+                          ? first.message
+                          : std::to_string(result->errors.size()) + " forks failed; the first: " + first.message;
+    return http::json(status_of(first.kind), body);
 }
 
 Response fork_instance(manager::Manager& m, const Request& r) {
-    json body = parse_object(r.body);
-    if (auto bad = reject_unknown_fields(body, {"name", "target_state", "from_running"})) return *bad;
-    if (!body.contains("name") || !body["name"].is_string())
-        return http::error(400, "bad_request", "name is required (a string)");
-    manager::ForkSpec spec;
-    spec.names.push_back(body["name"].get<std::string>());
-    if (auto bad = parse_fork_options(body, spec)) return *bad;
-    return forks_answer(m.fork_instance(param(r), spec), true);
+    auto request = manager::parse_fork_request(parse_object(r.body), manager::ForkSource::instance);
+    if (!request) return error_response(request.error());
+    return instance_fork_answer(m.fork_instance(param(r), *request));
 }
 
 Response fork_template(manager::Manager& m, const Request& r) {
-    json body = parse_object(r.body);
-    if (auto bad = reject_unknown_fields(body, {"name", "name_prefix", "count", "target_state"})) return *bad;
-    manager::ForkSpec spec;
-    bool by_name = body.contains("name");
-    if (by_name == body.contains("name_prefix"))
-        return http::error(400, "bad_request", "give either name, or name_prefix and count");
-    if (by_name) {
-        if (!body["name"].is_string()) return http::error(400, "bad_request", "name must be a string");
-        spec.names.push_back(body["name"].get<std::string>());
-    } else {
-        if (!body["name_prefix"].is_string()) return http::error(400, "bad_request", "name_prefix must be a string");
-        if (!body.contains("count") || !body["count"].is_number_integer() || body["count"].get<int64_t>() < 1 ||
-            body["count"].get<int64_t>() > 1000)
-            return http::error(400, "bad_request", "count must be an integer from 1 to 1000");
-        std::string prefix = body["name_prefix"].get<std::string>();
-        for (int64_t i = 1; i <= body["count"].get<int64_t>(); ++i) spec.names.push_back(prefix + "-" + std::to_string(i));
-    }
-    if (auto bad = parse_fork_options(body, spec)) return *bad;
-    return forks_answer(m.fork_template(param(r), spec), false);
+    auto request = manager::parse_fork_request(parse_object(r.body), manager::ForkSource::template_);
+    if (!request) return error_response(request.error());
+    return template_fork_answer(m.fork_template(param(r), *request));
 }
 
 Response create_template(manager::Manager& m, const Request& r) {

@@ -51,6 +51,7 @@ nlohmann::json template_json(const manager::TemplateRecord& r) {
         {"vcpus", r.vcpus},
         {"kernel", r.kernel},
         {"hypervisor", r.hypervisor},
+        {"hypervisor_version", r.hypervisor_version},
     };
 }
 

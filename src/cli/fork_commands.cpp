@@ -1,5 +1,6 @@
 #include "cli/fork_commands.hpp"
 
+#include <cstdio>
 #include <iostream>
 
 #include "cli/api_client.hpp"
@@ -12,8 +13,10 @@ namespace {
 using nlohmann::json;
 
 struct ForkArgs {
-    std::string source, name, prefix, target_state = "Running";
+    std::vector<std::string> positional; // [SOURCE] NAME, or NAME/PREFIX with --template
+    std::string template_ref, name, prefix, target_state;
     int count = 0;
+    int concurrency = 0;
     bool from_running = false;
 };
 
@@ -23,11 +26,11 @@ struct TemplateArgs {
 };
 
 std::string templates_table(const json& templates) {
-    std::vector<std::vector<std::string>> rows{{"ID", "NAME", "SOURCE", "FORKS", "MEMORY", "CREATED"}};
+    std::vector<std::vector<std::string>> rows{{"ID", "NAME", "SOURCE", "FORKS", "MEMORY", "CREATED", "LAST USED"}};
     for (const auto& t : templates)
         rows.push_back({t.value("id", ""), t.value("name", ""), t.value("source_instance_id", ""),
                         std::to_string(t.value("fork_count", 0)), std::to_string(t.value("memory_mib", 0)) + " MiB",
-                        t.value("created_at", "")});
+                        t.value("created_at", ""), t.value("last_used_at", "")});
     return render_table(rows);
 }
 
@@ -35,7 +38,7 @@ int call(Context& c, const std::string& method, const std::string& path, const j
     return ApiClient(c.socket, c.token).call(method, path, body, a);
 }
 
-// Prints an instance, a list of instances, a template or a list of templates.
+// Prints an instance, a template or a list of templates.
 int print(Context& c, int code, const Answer& a, bool is_template) {
     if (code != kOk) return code;
     if (c.json_output) {
@@ -47,29 +50,93 @@ int print(Context& c, int code, const Answer& a, bool is_template) {
     return kOk;
 }
 
+// A template fork's answer, {"instances", "errors"}: the forks made, then one
+// line per failed fork on stderr. Any failure makes the exit code non-zero.
+int print_forks(Context& c, int code, const Answer& a) {
+    if (!a.body.is_object() || !a.body.contains("instances")) return code;
+    if (c.json_output)
+        std::cout << a.body.dump(2) << "\n";
+    else if (!a.body["instances"].empty())
+        std::cout << instances_table(a.body["instances"]);
+    int worst = kOk;
+    for (const auto& e : a.body.value("errors", json::array())) {
+        std::fprintf(stderr, "brood: fork %s failed: %s (%s)\n", e.value("name", "?").c_str(),
+                     e.value("message", "").c_str(), e.value("code", "").c_str());
+        if (worst == kOk) worst = exit_code_for_status(e.value("status", 500));
+    }
+    return code != kOk ? code : worst;
+}
+
+json template_fork_body(const ForkArgs& f, const std::string& name_or_prefix) {
+    json body = json::object();
+    if (f.count > 0) {
+        body["name_prefix"] = name_or_prefix;
+        body["count"] = f.count;
+    } else {
+        body["name"] = name_or_prefix;
+    }
+    if (!f.target_state.empty()) body["target_state"] = f.target_state;
+    if (f.concurrency > 0) body["concurrency"] = f.concurrency;
+    return body;
+}
+
+int template_fork(Context& c, const ForkArgs& f, const std::string& name_or_prefix) {
+    json body = template_fork_body(f, name_or_prefix);
+    Answer a;
+    int code = call(c, "POST", "/templates/" + f.template_ref + "/fork", &body, a);
+    return print_forks(c, code, a);
+}
+
+int instance_fork(Context& c, const ForkArgs& f) {
+    json body{{"name", f.positional.at(1)}};
+    if (!f.target_state.empty()) body["target_state"] = f.target_state;
+    if (f.from_running) body["from_running"] = true;
+    Answer a;
+    return print(c, call(c, "POST", "/instances/" + f.positional.at(0) + "/fork", &body, a), a, false);
+}
+
+void add_fork_options(CLI::App* cmd, ForkArgs& f) {
+    cmd->add_option("--target-state", f.target_state, "Running, Standby or Stopped (default: see brood fork --help)");
+    cmd->add_option("--concurrency", f.concurrency, "template forks made at once (default: the daemon's)")
+        ->check(CLI::Range(1, 64));
+}
+
 } // namespace
 
 void add_fork_commands(CLI::App& app, Context& c) {
     auto f = std::make_shared<ForkArgs>();
-    auto* fork = app.add_subcommand("fork", "fork a Standby instance (copy of its directory) into a new instance");
-    fork->add_option("instance", f->source, "source id or name")->required();
-    fork->add_option("name", f->name, "name of the fork")->required();
-    fork->add_option("--target-state", f->target_state, "Running or Standby")->capture_default_str();
-    fork->add_flag("--from-running", f->from_running, "source may be Running: standby, fork, restore it");
+    auto* fork = app.add_subcommand(
+        "fork", "fork an instance (SOURCE NAME: a copy of its directory; target state defaults to the source's), or a "
+                "template (--template T NAME, or --template T PREFIX --count N: forks sharing its memory, Running)");
+    fork->add_option("args", f->positional, "SOURCE NAME, or NAME (PREFIX with --count) with --template")
+        ->required()
+        ->expected(1, 2);
+    fork->add_option("--template", f->template_ref, "fork this template (id or name) instead of an instance");
+    fork->add_option("--count,-n", f->count, "with --template: make N forks named PREFIX-1..PREFIX-N")
+        ->check(CLI::Range(1, 1000));
+    fork->add_flag("--from-running", f->from_running, "a Running source is put in standby, forked and restored");
+    add_fork_options(fork, *f);
     fork->callback([&c, f] {
-        json body{{"name", f->name}, {"target_state", f->target_state}, {"from_running", f->from_running}};
-        Answer a;
-        c.result = print(c, call(c, "POST", "/instances/" + f->source + "/fork", &body, a), a, false);
+        bool by_template = !f->template_ref.empty();
+        if (by_template != (f->positional.size() == 1) || (!by_template && (f->count > 0 || f->concurrency > 0)) ||
+            (by_template && f->from_running)) {
+            std::fprintf(stderr, "brood fork: use SOURCE NAME [--from-running], or --template T NAME, or "
+                                 "--template T PREFIX --count N\n");
+            c.result = kUsage;
+            return;
+        }
+        c.result = by_template ? template_fork(c, *f, f->positional.at(0)) : instance_fork(c, *f);
     });
 
     auto* tmpl = app.add_subcommand("template", "templates: Standby instances whose memory forks share");
     tmpl->require_subcommand(1);
     auto t = std::make_shared<TemplateArgs>();
-    auto* create = tmpl->add_subcommand("create", "promote a Standby instance to a template");
-    create->add_option("instance", t->instance, "source instance id or name")->required();
-    create->add_option("name", t->name, "template name")->required();
-    create->add_option("--tag", t->tags, "KEY=VALUE (repeatable)");
-    create->callback([&c, t] {
+    auto* promote = tmpl->add_subcommand("promote", "promote a Standby instance to a template");
+    promote->alias("create");
+    promote->add_option("instance", t->instance, "source instance id or name")->required();
+    promote->add_option("name", t->name, "template name")->required();
+    promote->add_option("--tag", t->tags, "KEY=VALUE (repeatable)");
+    promote->callback([&c, t] {
         json body{{"instance", t->instance}, {"name", t->name}, {"tags", json::object()}};
         for (const auto& tag : t->tags) {
             size_t eq = tag.find('=');
@@ -89,29 +156,27 @@ void add_fork_commands(CLI::App& app, Context& c) {
         c.result = call(c, "GET", "/templates/" + t->ref, nullptr, a);
         if (c.result == kOk) std::cout << a.body.dump(2) << "\n";
     });
-    auto* rm = tmpl->add_subcommand("rm", "delete a template (refused while it has live forks)");
+    auto* rm = tmpl->add_subcommand("rm", "delete a template (refused while it has live forks); its source stays");
     rm->add_option("template", t->ref, "id or name")->required();
     rm->callback([&c, t] {
         Answer a;
         c.result = call(c, "DELETE", "/templates/" + t->ref, nullptr, a);
+        if (c.result == kOk && !c.json_output) std::cout << t->ref << "\n";
     });
     auto tf = std::make_shared<ForkArgs>();
     auto* tfork = tmpl->add_subcommand("fork", "fork instances that share the template's memory file");
-    tfork->add_option("template", tf->source, "id or name")->required();
+    tfork->add_option("template", tf->template_ref, "id or name")->required();
     tfork->add_option("name", tf->name, "name of a single fork");
     tfork->add_option("--prefix", tf->prefix, "fork COUNT instances named PREFIX-1..PREFIX-COUNT");
-    tfork->add_option("--count,-n", tf->count, "how many forks with --prefix");
-    tfork->add_option("--target-state", tf->target_state, "Running or Standby")->capture_default_str();
+    tfork->add_option("--count,-n", tf->count, "how many forks with --prefix")->check(CLI::Range(1, 1000));
+    add_fork_options(tfork, *tf);
     tfork->callback([&c, tf] {
-        json body{{"target_state", tf->target_state}};
-        if (!tf->prefix.empty()) {
-            body["name_prefix"] = tf->prefix;
-            body["count"] = tf->count;
-        } else {
-            body["name"] = tf->name;
+        if (tf->name.empty() == tf->prefix.empty() || tf->prefix.empty() != (tf->count == 0)) {
+            std::fprintf(stderr, "brood template fork: give NAME, or --prefix P --count N\n");
+            c.result = kUsage;
+            return;
         }
-        Answer a;
-        c.result = print(c, call(c, "POST", "/templates/" + tf->source + "/fork", &body, a), a, false);
+        c.result = template_fork(c, *tf, tf->prefix.empty() ? tf->name : tf->prefix);
     });
 }
 

@@ -20,6 +20,15 @@ bool always_skipped(const std::string& rel) {
     return in_snapshots && (name.rfind(".tmp-", 0) == 0 || name.rfind(".old-", 0) == 0 || name.rfind(".trash-", 0) == 0);
 }
 
+// An absolute link into the source directory would tie the copy to it:
+// point it at the same place in the copy instead.
+fs::path rebased(const fs::path& link, const std::string& src, const std::string& dst) {
+    if (!link.is_absolute()) return link;
+    fs::path rel = link.lexically_normal().lexically_relative(fs::path(src).lexically_normal());
+    if (rel.empty() || *rel.begin() == "..") return link;
+    return rel == "." ? fs::path(dst) : fs::path(dst) / rel;
+}
+
 } // namespace
 
 Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string& dst, const CopyOptions& options) {
@@ -29,7 +38,8 @@ Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string
     if (ec) return fail("read " + src + ": " + ec.message());
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) return fail("walk " + src + ": " + ec.message());
-        std::string rel = fs::relative(it->path(), src).string();
+        // Lexically: fs::relative would resolve symlinks (a fork's memory link).
+        std::string rel = it->path().lexically_relative(src).string();
         if (always_skipped(rel) || options.skip_rel_paths.count(rel)) {
             if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
             continue;
@@ -47,7 +57,8 @@ Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string
         } else if (S_ISLNK(st.st_mode)) {
             auto link = fs::read_symlink(it->path(), ec);
             if (ec) return fail("readlink " + it->path().string() + ": " + ec.message());
-            if (::symlink(link.c_str(), target.c_str()) != 0) return fail_errno("symlink " + target);
+            if (::symlink(rebased(link, src, dst).c_str(), target.c_str()) != 0) return fail_errno("symlink " + target);
+            ++stats.links;
         }
         // Sockets, fifos and devices are never part of an instance's state.
     }

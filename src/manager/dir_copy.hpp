@@ -20,11 +20,13 @@ struct CopyOptions {
 struct DirCopyStats {
     uint64_t files = 0;
     uint64_t reflinked = 0;
+    uint64_t links = 0;
     uint64_t bytes_copied = 0;
 };
 
 // Copies `src` into the existing, empty directory `dst`. Symlinks are
-// recreated as they are. Always skipped: sockets, "logs", "metadata.json"
+// recreated as they are, except that absolute links into `src` are made to
+// point at the same place under `dst`. Always skipped: sockets, "logs", "metadata.json"
 // (the caller writes a new record), and snapshots/.tmp-*, .old-*, .trash-*.
 [[nodiscard]] Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string& dst,
                                                      const CopyOptions& options = {});

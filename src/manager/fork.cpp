@@ -1,7 +1,6 @@
-// Templates and forks: a fork is a copy of a Standby instance's directory;
-// a template's forks link to the template's canonical memory file instead of
-// copying it (docs/manager.md, "Forks and templates").
-#include <sys/stat.h>
+// Forks: a fork is a copy of an instance's directory; a template's forks
+// link to the template's canonical memory file instead of copying it
+// (docs/manager.md, "Forks and templates").
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include "common/defer.hpp"
 #include "manager/atomic_file.hpp"
 #include "manager/dir_copy.hpp"
+#include "manager/fan_out.hpp"
 #include "manager/instance_lock.hpp"
 #include "manager/manager.hpp"
 #include "manager/manager_inline.hpp"
@@ -22,122 +22,125 @@ namespace {
 
 const char* kMemoryRel = "snapshots/snapshot-latest/memory";
 
-bool is_symlink(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
-}
+std::string state_text(State s) { return std::string(to_string(s)); }
 
 } // namespace
 
-OpResult<void> Manager::refuse_template_source(const Instance& instance, const std::string& op) const {
-    auto t = _templates.find_by_source(instance.id);
-    if (!t) return {};
-    return in_use("cannot " + op + " instance " + instance.id + ": it is the source of template " + t->name +
-                  " and forks share its memory file");
+Result<void> Manager::fork_fault(ForkStep step, const std::string& name) const {
+    if (!_config.fork_fault) return {};
+    auto injected = _config.fork_fault(step, name);
+    if (!injected) return fail(std::move(injected.error()).context(std::string(to_string(step))));
+    return {};
 }
 
-OpResult<TemplateRecord> Manager::create_template(const TemplateSpec& spec) {
-    return timed("create_template", [&]() -> OpResult<TemplateRecord> {
-        if (!valid_name(spec.name)) return bad_request("invalid template name \"" + spec.name + "\": " + name_rule());
-        auto source = TRY(lookup(spec.source));
-        auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
-        InstanceView view = view_of(*source, _layout);
-        if (view.state != State::standby)
-            return wrong_state("instance " + view.record.name + " is " + std::string(to_string(view.state)) +
-                               "; only a Standby instance can become a template");
-        if (is_symlink(_layout.snapshot_memory(source->id)))
-            return wrong_state("instance " + view.record.name + " shares a template's memory; standby it after a "
-                               "restore to give it its own before promoting it");
-        TemplateRecord record;
-        record.id = new_id();
-        record.name = spec.name;
-        record.source_instance_id = source->id;
-        record.created_at = record.last_used_at = now_rfc3339();
-        record.tags = spec.tags;
-        record.memory_mib = view.record.memory_mib;
-        record.vcpus = view.record.vcpus;
-        record.kernel = view.record.kernel;
-        record.memory_path = fs::canonical(_layout.snapshot_memory(source->id)).string();
-        return _templates.create(record);
-    });
-}
-
-OpResult<TemplateRecord> Manager::get_template(const std::string& ref) const {
-    auto t = _templates.find(ref);
-    if (!t) return not_found("no template \"" + ref + "\"");
-    return *t;
-}
-
-OpResult<void> Manager::delete_template(const std::string& ref) {
-    return timed("delete_template", [&]() -> OpResult<void> {
-        auto t = TRY(get_template(ref));
-        // Under the source's lock, like every fork of this template.
-        if (auto source = _registry.find(t.source_instance_id)) {
-            auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
-            return _templates.remove(t.id);
-        }
-        return _templates.remove(t.id);
-    });
-}
-
-OpResult<std::vector<InstanceView>> Manager::fork_instance(const std::string& source_ref, const ForkSpec& spec) {
-    return timed("fork", [&]() -> OpResult<std::vector<InstanceView>> {
+OpResult<ForkOutcome> Manager::fork_instance(const std::string& source_ref, const ForkRequest& request) {
+    return timed("fork", [&]() -> OpResult<ForkOutcome> {
         auto source = TRY(lookup(source_ref));
         auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
-        return do_fork(*source, spec, std::nullopt);
+        return do_fork(*source, request, std::nullopt);
     });
 }
 
-OpResult<std::vector<InstanceView>> Manager::fork_template(const std::string& template_ref, const ForkSpec& spec) {
-    return timed("fork", [&]() -> OpResult<std::vector<InstanceView>> {
-        // Resolve the template to its source before any lock: the lock held is the source's.
+OpResult<ForkOutcome> Manager::fork_template(const std::string& template_ref, const ForkRequest& request) {
+    return timed("fork", [&]() -> OpResult<ForkOutcome> {
+        // Resolve the template to its source before any lock: the lock held
+        // is the source's, as for every other operation that reads its snapshot.
         auto t = TRY(get_template(template_ref));
         auto source = _registry.find(t.source_instance_id);
-        if (!source) return internal("template " + t.name + " lost its source instance " + t.source_instance_id);
+        if (!source) return not_found("template " + t.name + " has lost its source instance " + t.source_instance_id);
         auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
-        auto current = _templates.find(t.id);
+        auto current = _templates.find(t.id); // deleted while we waited?
         if (!current) return not_found("template " + t.name + " was deleted");
-        return do_fork(*source, spec, current);
+        return do_fork(*source, request, current);
     });
 }
 
-OpResult<std::vector<InstanceView>> Manager::do_fork(Instance& source, const ForkSpec& spec,
-                                                    const std::optional<TemplateRecord>& from_template) {
-    if (spec.names.empty()) return bad_request("no fork names");
-    if (spec.target_state != State::running && spec.target_state != State::standby)
-        return bad_request("target_state must be Running or Standby");
-    for (const auto& name : spec.names)
-        if (!valid_name(name) || looks_like_id(name)) return bad_request("invalid name \"" + name + "\": " + name_rule());
+OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& request,
+                                      const std::optional<TemplateRecord>& from_template, bool& restore_source) {
+    if (request.names.empty()) return bad_request("no fork names");
     InstanceView view = view_of(source, _layout);
-    bool restore_source = false;
-    if (view.state == State::running && spec.from_running && !from_template) {
+    const std::string& name = view.record.name;
+    ForkPlan plan;
+    if (from_template) {
+        // Forks map the template's file: its source must not run (DESIGN
+        // invariant), and its snapshot must be the one the template stands for.
+        if (view.state != State::standby)
+            return wrong_state("template " + from_template->name + " cannot be forked: its source instance " + name +
+                               " is " + state_text(view.state) + ", not Standby; standby " + name +
+                               " to capture its state again");
+        plan.target = request.target_state.value_or(State::running);
+        plan.copy_snapshot = plan.target != State::stopped;
+        plan.template_id = from_template->id;
+        if (plan.copy_snapshot) plan.link_memory_to = from_template->memory_path;
+        plan.source = view.record;
+        return plan;
+    }
+    switch (view.state) {
+    case State::standby:
+        plan.target = request.target_state.value_or(State::standby);
+        break;
+    case State::stopped:
+        plan.target = request.target_state.value_or(State::stopped);
+        if (plan.target == State::standby)
+            return wrong_state("instance " + name + " is Stopped and has no snapshot; fork it to Stopped or Running");
+        break;
+    case State::running:
+        if (!request.from_running)
+            return wrong_state("instance " + name + " is Running; pass from_running to fork it (it is put in "
+                               "standby, forked and restored)");
+        plan.target = request.target_state.value_or(State::running);
         TRY(do_standby(source));
         restore_source = true;
-    } else if (view.state != State::standby) {
-        return wrong_state("instance " + view.record.name + " is " + std::string(to_string(view.state)) +
-                           "; forks are made from Standby (or pass from_running)");
+        break;
+    default:
+        return wrong_state("instance " + name + " is " + state_text(view.state) +
+                           "; forks are made from Standby, Stopped or (with from_running) Running instances");
     }
-    std::vector<InstanceView> forks;
-    OpResult<void> outcome;
-    InstanceRecord source_record = view_of(source, _layout).record;
-    for (const auto& name : spec.names) {
-        auto fork = fork_one(source_record, name, spec.target_state, from_template);
-        if (!fork) {
-            outcome = tl::unexpected(fork.error());
-            break;
-        }
-        forks.push_back(*fork);
-    }
-    if (restore_source) {
-        auto restored = do_restore(source);
-        if (!restored && outcome) outcome = tl::unexpected(restored.error());
-    }
-    if (!outcome) return tl::unexpected(outcome.error()); // forks made so far stay, each complete
-    return forks;
+    plan.source = view_of(source, _layout).record;
+    plan.copy_snapshot = plan.target != State::stopped && snapshot_present(_layout, source.id);
+    // A fork of a fork that still links a template's memory links it too,
+    // so it counts for that template.
+    if (plan.copy_snapshot && memory_is_link(_layout, source.id))
+        plan.template_id = plan.source.template_id;
+    return plan;
 }
 
-OpResult<InstanceView> Manager::fork_one(const InstanceRecord& source, const std::string& name, State target,
-                                         const std::optional<TemplateRecord>& from_template) {
+OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& request,
+                                       const std::optional<TemplateRecord>& from_template) {
+    // A taken name fails a single instance fork before its source is touched
+    // (from_running would otherwise standby and restore it for nothing).
+    if (!from_template && request.names.size() == 1 && _registry.find(request.names[0]))
+        return name_taken("name \"" + request.names[0] + "\" is already taken");
+    bool restore_source = false;
+    ForkPlan plan = TRY(plan_fork(source, request, from_template, restore_source));
+    ForkOutcome outcome = fork_many(plan, request.names, request.concurrency.value_or(_config.fork_concurrency));
+    if (restore_source) {
+        // Both sides are reported: the fork stays (it is whole) when only
+        // the source's restore fails, and the source stays in Standby.
+        if (auto restored = do_restore(source); !restored) {
+            OpError e = restored.error();
+            e.message = "restore the source " + plan.source.name + " after forking (it stays in Standby): " + e.message;
+            outcome.errors.push_back({plan.source.name, e});
+        }
+    }
+    return outcome;
+}
+
+ForkOutcome Manager::fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency) {
+    std::vector<std::optional<OpResult<InstanceView>>> results(names.size());
+    run_parallel(names.size(), concurrency, [&](size_t i) { results[i] = fork_one(plan, names[i]); });
+    ForkOutcome outcome;
+    for (size_t i = 0; i < names.size(); ++i) {
+        if (*results[i])
+            outcome.instances.push_back(**results[i]);
+        else
+            outcome.errors.push_back({names[i], results[i]->error()});
+    }
+    return outcome;
+}
+
+OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string& name) {
+    const InstanceRecord& source = plan.source;
     InstanceRecord record;
     record.id = new_id();
     record.name = name;
@@ -147,55 +150,61 @@ OpResult<InstanceView> Manager::fork_one(const InstanceRecord& source, const std
     record.memory_mib = source.memory_mib;
     record.vcpus = source.vcpus;
     record.created_at = record.updated_at = now_rfc3339();
-    record.state = State::standby;
+    record.state = plan.copy_snapshot ? State::standby : State::stopped;
     record.source_instance_id = source.id;
-    // A fork of a fork that still links a template's memory counts for that template too.
-    if (from_template)
-        record.template_id = from_template->id;
-    else if (is_symlink(_layout.snapshot_memory(source.id)))
-        record.template_id = source.template_id;
+    record.template_id = plan.template_id;
 
+    TRY(fork_fault(ForkStep::reserve_name, name));
     TRY(_registry.reserve_name(name));
     std::string staging = _layout.creating_dir(record.id);
     bool counted = false;
-    std::shared_ptr<Instance> inserted;
-    // Held from before the fork is visible until after a failed fork is
-    // undone, so no other operation can touch a half-made fork.
-    std::optional<OpLock> fork_lock;
-    // Every failure from here on removes the fork's directory and undoes the count.
+    auto instance = std::make_shared<Instance>(record);
+    // Every failure from here on removes the fork's directory and undoes the
+    // count; the fork is only registered (visible) once it is complete.
     Defer cleanup([&] {
+        terminate_vmm(*instance, 0);
         std::error_code ec;
         fs::remove_all(staging, ec);
         fs::remove_all(_layout.instance_dir(record.id), ec);
-        if (inserted) {
-            std::lock_guard lock(inserted->mutex);
-            inserted->removed = true;
-        }
-        _registry.erase(record.id);
         _registry.release_name(name);
         if (counted) (void)_templates.add_forks(record.template_id, -1);
     });
+    TRY(fork_fault(ForkStep::make_staging, name));
     std::error_code ec;
     fs::create_directories(staging + "/logs", ec);
     if (ec) return internal("create " + staging + ": " + ec.message());
     CopyOptions options;
-    if (from_template) options.skip_rel_paths.insert(kMemoryRel);
+    if (!plan.copy_snapshot) options.skip_rel_paths.insert("snapshots");
+    if (!plan.link_memory_to.empty()) options.skip_rel_paths.insert(kMemoryRel);
+    TRY(fork_fault(ForkStep::copy_dir, name));
     TRY(copy_instance_dir(_layout.instance_dir(source.id), staging, options));
-    if (from_template && ::symlink(from_template->memory_path.c_str(), (staging + "/" + kMemoryRel).c_str()) != 0)
-        return fail(Error::from_errno("link the template's memory file"));
+    if (!plan.link_memory_to.empty()) {
+        TRY(fork_fault(ForkStep::link_memory, name));
+        if (::symlink(plan.link_memory_to.c_str(), (staging + "/" + kMemoryRel).c_str()) != 0)
+            return fail(Error::from_errno("link the template's memory file"));
+    }
+    TRY(fork_fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));
+    TRY(fork_fault(ForkStep::publish, name));
     TRY(rename_durable(staging, _layout.instance_dir(record.id)));
     if (!record.template_id.empty()) {
+        // Counted before the cleanup guard is released: a failure from here
+        // on brings the count back down.
+        TRY(fork_fault(ForkStep::count, name));
         TRY(_templates.add_forks(record.template_id, +1));
         counted = true;
     }
-    auto instance = std::make_shared<Instance>(record);
-    fork_lock.emplace(TRY(OpLock::acquire(instance, _config.lock_timeout_ms)));
-    inserted = instance;
-    _registry.insert(inserted);
-    if (target == State::running) TRY(do_restore(*inserted));
+    if (plan.target == State::running) {
+        TRY(fork_fault(ForkStep::boot, name));
+        if (plan.copy_snapshot)
+            TRY(do_restore(*instance));
+        else
+            TRY(do_start(*instance));
+    }
+    TRY(fork_fault(ForkStep::register_fork, name));
+    _registry.insert(instance);
     cleanup.cancel();
-    return view_of(*inserted, _layout);
+    return view_of(*instance, _layout);
 }
 
 } // namespace brood::manager

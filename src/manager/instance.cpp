@@ -10,6 +10,11 @@ bool snapshot_present(const Layout& layout, const std::string& id) {
            ::stat(layout.snapshot_memory(id).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool memory_is_link(const Layout& layout, const std::string& id) {
+    struct stat st {};
+    return ::lstat(layout.snapshot_memory(id).c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 InstanceView view_of(const Instance& instance, const Layout& layout) {
     bool snapshot = snapshot_present(layout, instance.id);
     std::lock_guard lock(instance.mutex);

@@ -46,5 +46,7 @@ struct InstanceView {
 // Derives the view; takes `instance.mutex`.
 InstanceView view_of(const Instance& instance, const Layout& layout);
 bool snapshot_present(const Layout& layout, const std::string& id);
+// The snapshot's memory file is a symbolic link (to a template's file).
+bool memory_is_link(const Layout& layout, const std::string& id);
 
 } // namespace brood::manager

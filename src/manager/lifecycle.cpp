@@ -36,6 +36,8 @@ OpResult<InstanceView> Manager::start(const std::string& ref) {
 }
 
 OpResult<void> Manager::do_start(Instance& instance) {
+    // The template guard comes first: it is the reason that matters.
+    TRY(refuse_template_source(instance, "start"));
     InstanceView view = view_of(instance, _layout);
     switch (view.state) {
     case State::created:
@@ -45,16 +47,16 @@ OpResult<void> Manager::do_start(Instance& instance) {
         return wrong_state("instance " + view.record.name + " is in Standby; restore it instead");
     default: return wrong_state("instance " + view.record.name + " is already " + state_text(view.state));
     }
-    TRY(refuse_template_source(instance, "start"));
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "start"; }));
     remove_sockets(instance.id);
     // A cold boot makes any earlier standby snapshot meaningless.
     std::error_code ec;
     std::filesystem::remove_all(_layout.snapshots_dir(instance.id), ec);
-    return spawn_vmm(instance, boot_args(_layout, view.record), "start");
+    return spawn_vmm(instance, boot_args(_layout, view.record), "start", "");
 }
 
-OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op) {
+OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
+                                  const std::string& backend) {
     SpawnSpec spec{_config.vmm_binary, std::move(args), _layout.vmm_log(instance.id), _config.ready_timeout_ms};
     auto spawned = VmmProcess::spawn(spec);
     if (!spawned) {
@@ -79,7 +81,7 @@ OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> a
         r.pending_op.clear();
         r.vmm_pid = vmm->pid();
         r.last_exit.reset();
-        if (op == "restore") r.restore_backend = _config.restore_backend;
+        if (op == "restore") r.restore_backend = backend;
     });
     if (!committed) {
         terminate_vmm(instance, 0);
@@ -165,6 +167,9 @@ OpResult<void> Manager::do_standby(Instance& instance) {
     if (view.state != State::running && view.state != State::paused)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; standby needs it Running or Paused");
+    // A template fork maps the template's file (backend file): its snapshot
+    // is a diff, written to its own new memory file, which replaces the link.
+    bool diff = memory_is_link(_layout, instance.id) && view.record.restore_backend == "file";
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "standby"; }));
     // An older snapshot must go first: after a crash, a snapshot-latest must
     // mean "this standby completed", or a restart would roll the guest back.
@@ -196,8 +201,9 @@ OpResult<void> Manager::do_standby(Instance& instance) {
         instance.paused = true;
     }
     auto staged = stage_snapshot_dir(_layout, instance.id);
-    Result<void> written = staged ? control.snapshot(*staged + "/state", *staged + "/memory", _config.snapshot_timeout_ms)
-                                  : Result<void>(tl::unexpected(staged.error()));
+    Result<void> written =
+        staged ? control.snapshot(*staged + "/state", *staged + "/memory", _config.snapshot_timeout_ms, diff)
+               : Result<void>(tl::unexpected(staged.error()));
     if (written) written = install_snapshot(_layout, instance.id, *staged);
     if (!written) {
         std::error_code ec;
@@ -224,14 +230,18 @@ OpResult<InstanceView> Manager::restore(const std::string& ref) {
 }
 
 OpResult<void> Manager::do_restore(Instance& instance) {
+    TRY(refuse_template_source(instance, "restore"));
     InstanceView view = view_of(instance, _layout);
     if (view.state != State::standby)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; restore needs it in Standby");
-    TRY(refuse_template_source(instance, "restore"));
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "restore"; }));
     remove_sockets(instance.id);
-    return spawn_vmm(instance, restore_args(_layout, view.record, _config.restore_backend), "restore");
+    // A template fork's memory is the template's file: always map it
+    // MAP_PRIVATE (backend file), whatever the daemon's default, so forks
+    // share its page cache and never write it.
+    std::string backend = memory_is_link(_layout, instance.id) ? "file" : _config.restore_backend;
+    return spawn_vmm(instance, restore_args(_layout, view.record, backend), "restore", backend);
 }
 
 OpResult<InstanceView> Manager::pause(const std::string& ref) {

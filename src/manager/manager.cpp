@@ -140,10 +140,14 @@ OpResult<void> Manager::remove(const std::string& ref) {
 }
 
 OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
-    if (auto t = _templates.find_by_source(instance->id))
-        return in_use("instance " + instance->record.name + " is the source of template " + t->name +
-                      (t->fork_count > 0 ? " with " + std::to_string(t->fork_count) + " live forks" : "") +
-                      "; delete the template first");
+    // A template's source holds the memory file its forks map. Without
+    // forks, deleting the source deletes its template too.
+    auto t = _templates.find_by_source(instance->id);
+    if (t && t->fork_count > 0)
+        return in_use("instance " + view_of(*instance, _layout).record.name +
+                      " is in use as the source of template " + t->name + ", which has " +
+                      std::to_string(t->fork_count) + (t->fork_count == 1 ? " live fork" : " live forks") +
+                      "; delete them first");
     // Mark the intent first: a daemon killed from here on finishes the delete.
     TRY(update_record(*instance, [](InstanceRecord& r) { r.pending_op = "delete"; }));
     terminate_vmm(*instance, 0);
@@ -160,6 +164,9 @@ OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
         template_id = instance->record.template_id;
     }
     if (!template_id.empty()) (void)_templates.add_forks(template_id, -1);
+    // A crash before this line leaves a template without its source, which
+    // the next start removes (reconcile).
+    if (t) TRY(_templates.remove_of_source(instance->id));
     std::error_code ec;
     fs::remove_all(doomed, ec);
     if (ec) return internal("remove " + doomed + ": " + ec.message());

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "manager/console.hpp"
+#include "manager/fork_request.hpp"
+#include "manager/fork_steps.hpp"
 #include "manager/instance.hpp"
 #include "manager/layout.hpp"
 #include "manager/metrics.hpp"
@@ -30,13 +32,32 @@ struct ManagerConfig {
     std::string restore_backend = "file";
     uint32_t max_memory_mib = 65'536;
     uint32_t max_vcpus = 64;
+    // Template forks made at once by one fan-out request (unless it asks
+    // for another number).
+    int fork_concurrency = 4;
+    // Tests only: fails chosen steps of a fork (fork_steps.hpp).
+    ForkFaultHook fork_fault;
 };
 
-// Forks of a Standby instance or of a template (docs/manager.md, "Forks").
-struct ForkSpec {
-    std::vector<std::string> names;  // one fork per name
-    State target_state = State::running; // Running or Standby
-    bool from_running = false;       // fork a Running source: standby it, fork, restore it
+// What a fork request made (docs/manager.md, "Forks and templates"). Forks
+// are whole or absent; each failure names the fork (or the source, when
+// restoring it after a from_running fork failed).
+struct ForkFailure {
+    std::string name;
+    OpError error;
+};
+struct ForkOutcome {
+    std::vector<InstanceView> instances;
+    std::vector<ForkFailure> errors;
+};
+
+// How every fork of one request is made, decided under the source's lock.
+struct ForkPlan {
+    InstanceRecord source;
+    State target = State::running;     // Running, Standby or Stopped
+    bool copy_snapshot = false;        // else the fork has no snapshot and boots fresh
+    std::string template_id;           // counted for this template (may be inherited)
+    std::string link_memory_to;        // template forks: the canonical memory file
 };
 
 struct TemplateSpec {
@@ -83,8 +104,10 @@ public:
     OpResult<InstanceView> resume(const std::string& ref);
     OpResult<void> remove(const std::string& ref);
 
-    OpResult<std::vector<InstanceView>> fork_instance(const std::string& source_ref, const ForkSpec& spec);
-    OpResult<std::vector<InstanceView>> fork_template(const std::string& template_ref, const ForkSpec& spec);
+    // Failures before any fork is attempted (unknown source, wrong state...)
+    // are the error; failures of single forks are listed in the outcome.
+    OpResult<ForkOutcome> fork_instance(const std::string& source_ref, const ForkRequest& request);
+    OpResult<ForkOutcome> fork_template(const std::string& template_ref, const ForkRequest& request);
     OpResult<TemplateRecord> create_template(const TemplateSpec& spec);
     std::vector<TemplateRecord> list_templates() const { return _templates.all(); }
     OpResult<TemplateRecord> get_template(const std::string& ref) const;
@@ -122,13 +145,18 @@ private:
     OpResult<void> do_standby(Instance& instance);
     OpResult<void> do_restore(Instance& instance);
     OpResult<void> do_remove(const std::shared_ptr<Instance>& instance);
-    OpResult<std::vector<InstanceView>> do_fork(Instance& source, const ForkSpec& spec,
-                                                const std::optional<TemplateRecord>& from_template);
-    OpResult<InstanceView> fork_one(const InstanceRecord& source, const std::string& name, State target,
-                                    const std::optional<TemplateRecord>& from_template);
-    // 409 in_use when the instance is a template's source (its memory is shared).
+    OpResult<ForkOutcome> do_fork(Instance& source, const ForkRequest& request,
+                                  const std::optional<TemplateRecord>& from_template);
+    OpResult<ForkPlan> plan_fork(Instance& source, const ForkRequest& request,
+                                 const std::optional<TemplateRecord>& from_template, bool& restore_source);
+    ForkOutcome fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency);
+    OpResult<InstanceView> fork_one(const ForkPlan& plan, const std::string& name);
+    Result<void> fork_fault(ForkStep step, const std::string& name) const;
+    // 409 in_use when the instance is the source of a template with live
+    // forks (they map its memory file).
     OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
-    OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op);
+    OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
+                             const std::string& backend);
     // Stops the VMM (graceful first when `graceful_ms` > 0), waits, and forgets it.
     void terminate_vmm(Instance& instance, int graceful_ms);
     void remove_sockets(const std::string& id) const;

@@ -69,6 +69,8 @@ Result<void> Manager::reconcile() {
     }
     // Templates, with fork counts recounted from the instances that exist.
     TRY(_templates.load());
+    // A source delete that died before it removed its template.
+    _templates.drop_without_source([this](const std::string& id) { return _registry.find(id) != nullptr; });
     std::map<std::string, uint64_t> forks;
     for (const auto& instance : _registry.all())
         if (!instance->record.template_id.empty()) ++forks[instance->record.template_id];

@@ -14,6 +14,7 @@ nlohmann::json to_json(const TemplateRecord& r) {
         {"last_used_at", r.last_used_at}, {"tags", r.tags},
         {"memory_mib", r.memory_mib}, {"vcpus", r.vcpus},
         {"kernel", r.kernel},     {"hypervisor", r.hypervisor},
+        {"hypervisor_version", r.hypervisor_version},
         {"memory_path", r.memory_path},
     };
 }
@@ -31,6 +32,7 @@ TemplateRecord template_from_json(const nlohmann::json& j) {
     r.vcpus = j.value("vcpus", 0u);
     r.kernel = j.value("kernel", "");
     r.hypervisor = j.value("hypervisor", "brood-vmm");
+    r.hypervisor_version = j.value("hypervisor_version", "");
     r.memory_path = j.value("memory_path", "");
     return r;
 }

@@ -24,6 +24,7 @@ struct TemplateRecord {
     uint32_t vcpus = 0;
     std::string kernel;
     std::string hypervisor = "brood-vmm";
+    std::string hypervisor_version; // the brood-vmm release that wrote the snapshot
     // The canonical memory file forks link to (the source's snapshot memory).
     std::string memory_path;
 };

@@ -86,17 +86,45 @@ OpResult<void> Templates::remove(const std::string& id) {
     std::lock_guard lock(_mutex);
     auto it = _by_id.find(id);
     if (it == _by_id.end()) return not_found("no template \"" + id + "\"");
-    if (it->second.fork_count > 0)
-        return in_use("template " + it->second.name + " has " + std::to_string(it->second.fork_count) +
-                      " live forks");
+    uint64_t forks = it->second.fork_count;
+    if (forks > 0)
+        return in_use("template " + it->second.name + " is in use by " + std::to_string(forks) +
+                      (forks == 1 ? " live fork" : " live forks") + "; delete them first");
+    TRY(erase_locked(it));
+    return {};
+}
+
+Result<void> Templates::erase_locked(std::map<std::string, TemplateRecord>::iterator it) {
     // Drop the record first: a crash after it leaves a directory load() removes.
-    std::string dir = _layout.template_dir(id);
-    if (::unlink(_layout.template_record(id).c_str()) != 0) return fail(Error::from_errno("remove template record"));
+    std::string dir = _layout.template_dir(it->first);
+    if (::unlink(_layout.template_record(it->first).c_str()) != 0 && errno != ENOENT)
+        return fail(Error::from_errno("remove template record"));
     (void)fsync_dir(dir);
     std::error_code ec;
     fs::remove_all(dir, ec);
     _by_id.erase(it);
     return {};
+}
+
+OpResult<void> Templates::remove_of_source(const std::string& instance_id) {
+    std::lock_guard lock(_mutex);
+    for (auto it = _by_id.begin(); it != _by_id.end(); ++it)
+        if (it->second.source_instance_id == instance_id) {
+            TRY(erase_locked(it));
+            return {};
+        }
+    return {};
+}
+
+int Templates::drop_without_source(const std::function<bool(const std::string&)>& instance_exists) {
+    std::lock_guard lock(_mutex);
+    int dropped = 0;
+    for (auto it = _by_id.begin(); it != _by_id.end();) {
+        auto next = std::next(it);
+        if (!instance_exists(it->second.source_instance_id) && erase_locked(it)) ++dropped;
+        it = next;
+    }
+    return dropped;
 }
 
 OpResult<void> Templates::add_forks(const std::string& id, int64_t delta) {

@@ -40,8 +40,8 @@ Result<void> VmmControl::resume(int timeout_ms) const {
 }
 
 Result<void> VmmControl::snapshot(const std::string& state_path, const std::string& memory_path,
-                                  int timeout_ms) const {
-    nlohmann::json body{{"state_path", state_path}, {"memory_path", memory_path}, {"diff", false}};
+                                  int timeout_ms, bool diff) const {
+    nlohmann::json body{{"state_path", state_path}, {"memory_path", memory_path}, {"diff", diff}};
     TRY(call("PUT", "/vm/snapshot", body.dump(), timeout_ms));
     return {};
 }
