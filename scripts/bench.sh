@@ -22,6 +22,9 @@ fi
 if [ -z "${BROOD_TEST_GUEST:-}" ] && [ -f "$build/guest/brood-test-guest.elf" ]; then
   export BROOD_TEST_GUEST=$build/guest/brood-test-guest.elf
 fi
+if [ -z "${BROOD_BROODD:-}" ] && [ -x "$build/src/api/broodd" ]; then
+  export BROOD_BROODD=$build/src/api/broodd
+fi
 if [ -z "${BROOD_ASSETS:-}" ] && [ -d "$assets" ]; then
   export BROOD_ASSETS=$(cd "$assets" && pwd)
 fi

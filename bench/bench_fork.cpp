@@ -1,0 +1,290 @@
+// bench_fork: fan-outs of 1, 10 and 100 forks of one warmed-up guest (512 MiB,
+// 256 MiB touched), A/B/C in one run on one host:
+//   brood-template  POST /templates/{id}/fork with count N: forks map the template's memory file
+//   brood-copy      N x POST /instances/{source}/fork: each fork copies the memory file
+//   qemu            N x QEMU 7.2 `-incoming` restores of one migration file
+// For each: every fork's latency from the start of the fan-out to its `pong`,
+// the time until all N answered, and what the forks cost the host in memory
+// while idle. Prints one JSON object per line (docs/benchmarks.md).
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <CLI/CLI.hpp>
+
+#include "fork/fork.hpp"
+#include "support/proc_memory.hpp"
+#include "support/stats.hpp"
+
+namespace {
+
+using namespace brood;
+using namespace brood::bench;
+using namespace brood::bench::fork;
+
+constexpr double kKibPerMib = 1024.0;
+constexpr double kBytesPerMib = 1024.0 * 1024.0;
+
+// What the summary at the end needs, per subject and N.
+struct Figures {
+    std::vector<double> ready_ms, all_ready_ms, pss_mib, host_per_fork_mib;
+};
+using FigureKey = std::pair<std::string, unsigned>;
+
+struct Run {
+    Config config;
+    Reporter out{"fork"};
+    std::map<FigureKey, Figures> figures;
+    unsigned concurrency = 1;
+    double template_mib = 0;
+};
+
+// Weighs the forks of a fan-out and reports everything about it.
+Result<void> record(Run& run, const std::string& subject, const nlohmann::json& params, const Fanout& f,
+                    const char* call_metric) {
+    auto& fig = run.figures[{subject, static_cast<unsigned>(f.ready_ms.size())}];
+    for (double ms : f.ready_ms) {
+        run.out.add(subject, "fork_ready", "ms", params, ms);
+        fig.ready_ms.push_back(ms);
+    }
+    run.out.add(subject, "all_ready", "ms", params, f.all_ready_ms);
+    fig.all_ready_ms.push_back(f.all_ready_ms);
+    for (double ms : f.call_ms) run.out.add(subject, call_metric, "ms", params, ms);
+    double pss_total = 0;
+    for (pid_t pid : f.pids) {
+        auto usage = TRY_CTX(read_rollup(pid), subject);
+        run.out.add(subject, "pss_per_fork", "MiB", params, usage.pss_kib / kKibPerMib);
+        fig.pss_mib.push_back(usage.pss_kib / kKibPerMib);
+        pss_total += usage.pss_kib / kKibPerMib;
+    }
+    // Page cache the forks' memory files hold: one file for all template forks
+    // (or QEMU restores), one per copied fork. Pss already counts the pages a
+    // fork maps; idle forks map a few dozen, so the overlap is negligible.
+    double cached = 0;
+    for (const auto& file : std::set<std::string>(f.memory_files.begin(), f.memory_files.end()))
+        if (!file.empty()) cached += static_cast<double>(TRY(cached_bytes(file))) / kBytesPerMib;
+    double n = static_cast<double>(f.pids.size());
+    run.out.add(subject, "pss_total", "MiB", params, pss_total);
+    run.out.add(subject, "memory_files_cached", "MiB", params, cached);
+    run.out.add(subject, "host_memory", "MiB", params, pss_total + cached);
+    run.out.add(subject, "host_memory_per_fork", "MiB", params, (pss_total + cached) / n);
+    fig.host_per_fork_mib.push_back((pss_total + cached) / n);
+    return {};
+}
+
+nlohmann::json params_for(const Run& run, unsigned n) {
+    return {{"memory_mib", run.config.memory_mib}, {"touched_mib", run.config.touch_mib}, {"forks", n},
+            {"n_times_touched_mib", n * run.config.touch_mib}};
+}
+
+// Fan-outs per N: many of one fork (its p50 and p99 need samples), fewer of
+// many forks, whose every fork is a sample. Copies and QEMU cost ~0.1-0.3 s each.
+unsigned template_runs(const Config& c, unsigned n) { return n == 1 ? c.single_runs : n <= 10 ? 5 : 3; }
+unsigned slow_runs(const Config& c, unsigned n) { return n == 1 ? std::max(1u, c.single_runs / 2) : 1; }
+
+Result<void> brood_subjects(Run& run, const Daemon& daemon, const Source& source, unsigned n, bool copies,
+                            const std::string& copy_note) {
+    auto params = params_for(run, n);
+    params["concurrency"] = run.concurrency;
+    note("bench_fork: brood-template, {} fork{} x {} fan-out{}", n, n == 1 ? "" : "s", template_runs(run.config, n),
+         template_runs(run.config, n) == 1 ? "" : "s");
+    for (unsigned r = 0; r < template_runs(run.config, n); ++r) {
+        auto f = TRY_CTX(template_fanout(daemon, source, n, r, run.config), "brood-template");
+        TRY(record(run, "brood-template", params, f, "fanout_call"));
+        TRY_CTX(delete_forks(daemon, f), "delete template forks");
+    }
+    run.out.flush();
+    if (!copies) return {};
+    if (!copy_note.empty()) params["note"] = copy_note;
+    note("bench_fork: brood-copy, {} fork{} x {}", n, n == 1 ? "" : "s", slow_runs(run.config, n));
+    for (unsigned r = 0; r < slow_runs(run.config, n); ++r) {
+        auto f = TRY_CTX(copy_fanout(daemon, source, n, r, run.concurrency, run.config), "brood-copy");
+        TRY(record(run, "brood-copy", params, f, "fork_call"));
+        TRY_CTX(delete_forks(daemon, f), "delete copied forks");
+    }
+    run.out.flush();
+    return {};
+}
+
+Result<void> qemu_subject(Run& run, const std::string& migration_file, unsigned n, const ScratchDir& scratch) {
+    auto params = params_for(run, n);
+    params["note"] = fmt::format("plain -incoming restores from one migration file, capped at N={}; "
+                                 "x-ignore-shared copy-on-write clones not measured",
+                                 run.config.qemu_max);
+    note("bench_fork: qemu, {} restore{} x {}", n, n == 1 ? "" : "s", slow_runs(run.config, n));
+    for (unsigned r = 0; r < slow_runs(run.config, n); ++r) {
+        std::vector<Child> vms;
+        auto f = TRY_CTX(qemu_fanout(migration_file, n, r, run.config, scratch, vms), "qemu");
+        TRY(record(run, "qemu", params, f, "fork_call")); // no API calls: no call times
+        for (auto& vm : vms) vm.stop(SIGKILL, Millis(0));
+    }
+    run.out.flush();
+    return {};
+}
+
+void summary(const Run& run) {
+    note("bench_fork: summary (ms from the start of the fan-out; MiB; host = Pss sum + page cache of memory files)");
+    note("  {:<15} {:>4} {:>9} {:>9} {:>10} {:>10} {:>14}", "subject", "N", "p50", "p99", "all ready", "Pss/fork",
+         "host/fork");
+    for (const auto& [key, fig] : run.figures) {
+        auto ready = summarize(fig.ready_ms);
+        note("  {:<15} {:>4} {:>9.1f} {:>9.1f} {:>10.1f} {:>10.2f} {:>14.1f}", key.first, key.second, ready.p50,
+             ready.p99, summarize(fig.all_ready_ms).p50, summarize(fig.pss_mib).p50,
+             summarize(fig.host_per_fork_mib).p50);
+    }
+    auto find = [&](const std::string& subject, unsigned n) -> const Figures* {
+        auto it = run.figures.find({subject, n});
+        return it == run.figures.end() ? nullptr : &it->second;
+    };
+    auto verdict = [](bool met) { return met ? "met" : "MISSED"; };
+    note("bench_fork: goals (not asserted):");
+    if (auto* one = find("brood-template", 1)) {
+        double p50 = summarize(one->ready_ms).p50;
+        note("  single template fork p50 < 10 ms: {:.1f} ms, {}", p50, verdict(p50 < 10));
+    }
+    if (auto* hundred = find("brood-template", 100)) {
+        double all = summarize(hundred->all_ready_ms).p50;
+        note("  100 template forks all answering < 1 s: {:.0f} ms, {}", all, verdict(all < 1000));
+    }
+    unsigned largest = 0;
+    for (const auto& [key, fig] : run.figures)
+        if (key.first == "brood-template") largest = std::max(largest, key.second);
+    if (auto* big = find("brood-template", largest)) {
+        double pss = summarize(big->pss_mib).p50;
+        note("  Pss per idle template fork < 2 MiB: {:.2f} MiB (N={}), {}", pss, largest, verdict(pss < 2));
+    }
+    // Density: host memory per fork. A copied fork (or a QEMU restore) holds
+    // its own copy whatever N is; template forks share one, so their cost per
+    // fork falls with N and the ratio at N forks tends to N.
+    for (const char* other : {"brood-copy", "qemu"}) {
+        unsigned n = 0;
+        for (const auto& [key, fig] : run.figures)
+            if (key.first == other && find("brood-template", key.second)) n = std::max(n, key.second);
+        if (n == 0) continue;
+        double tpl = summarize(find("brood-template", n)->host_per_fork_mib).p50;
+        double them = summarize(find(other, n)->host_per_fork_mib).p50;
+        std::string line = fmt::format("  template forks >= 10x denser than {} (host memory per fork): N={}: {:.1f} vs "
+                                       "{:.1f} MiB = {:.1f}x",
+                                       other, n, tpl, them, them / tpl);
+        if (largest > n) {
+            double tpl_big = summarize(find("brood-template", largest)->host_per_fork_mib).p50;
+            line += fmt::format("; N={}: {:.2f} MiB vs the {:.1f} MiB of N={} = {:.0f}x", largest, tpl_big, them, n,
+                                them / tpl_big);
+        }
+        if (std::string(other) == "brood-copy") {
+            line += fmt::format(", {} at N={}", verdict(them / tpl >= 10), n);
+            if (largest > n) {
+                double tpl_big = summarize(find("brood-template", largest)->host_per_fork_mib).p50;
+                line += fmt::format(", {} at N={}", verdict(them / tpl_big >= 10), largest);
+            }
+        }
+        note("{}", line);
+    }
+}
+
+Result<void> run_bench(Run& run) {
+    auto scratch = TRY(ScratchDir::create("fork"));
+    std::string needle = scratch.path() + "/";
+    const Config& c = run.config;
+
+    std::vector<std::string> extra;
+    run.concurrency = 1;
+    if (auto option = find_concurrency_option()) {
+        run.concurrency = c.concurrency ? c.concurrency : std::max(1u, option->default_value);
+        if (c.concurrency) extra = {option->flag, std::to_string(c.concurrency)};
+        note("bench_fork: broodd fans out {} forks at a time ({})", run.concurrency, option->flag);
+    } else {
+        note("bench_fork: this broodd has no fan-out concurrency option: it makes a fan-out's forks one by one; "
+             "copied forks are asked for one at a time too");
+    }
+    auto daemon = TRY(Daemon::start(scratch.path(), extra));
+    kill_on_signal(needle);
+    Result<void> outcome = [&]() -> Result<void> {
+        note("bench_fork: source: {} MiB test guest, touch {} MiB, standby, promote to a template", c.memory_mib,
+             c.touch_mib);
+        auto source = TRY_CTX(prepare_source(daemon, c), "prepare the template");
+        run.template_mib = static_cast<double>(TRY(file_size(source.memory_file)).allocated) / kBytesPerMib;
+        run.out.add("brood-template", "template_memory", "MiB",
+                    {{"memory_mib", c.memory_mib}, {"touched_mib", c.touch_mib}}, run.template_mib);
+        run.out.flush();
+
+        unsigned copy_max = c.copy_max;
+        std::string copy_note;
+        if (reflink_works(daemon.data_dir())) {
+            copy_max = *std::max_element(c.counts.begin(), c.counts.end());
+        } else {
+            copy_note = fmt::format("capped at N={}: no reflink on this file system, each copied fork writes a "
+                                    "{:.0f} MiB memory file",
+                                    copy_max, run.template_mib);
+            note("bench_fork: brood-copy {}", copy_note);
+        }
+        std::optional<std::string> migration;
+        if (c.qemu) {
+            note("bench_fork: qemu: boot, touch {} MiB, migrate to a file", c.touch_mib);
+            migration = TRY_CTX(qemu_migration_file(c, scratch), "QEMU source");
+        } else {
+            note("bench_fork: QEMU not measured (not installed, or --no-qemu)");
+        }
+        for (unsigned n : c.counts) {
+            TRY(brood_subjects(run, daemon, source, n, c.copies && n <= copy_max, copy_note));
+            if (migration && n <= c.qemu_max) TRY(qemu_subject(run, *migration, n, scratch));
+        }
+        auto api = TRY(Api::connect(daemon.socket()));
+        TRY(api.call("DELETE", "/templates/" + source.template_id));
+        TRY(api.call("DELETE", "/instances/" + source.instance_id));
+        return {};
+    }();
+    daemon.stop();
+    if (int stray = kill_processes_mentioning(needle); stray > 0)
+        note("bench_fork: killed {} leftover processes", stray);
+    if (outcome) summary(run);
+    return outcome;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Run run;
+    Config& c = run.config;
+    bool no_qemu = false, no_copy = false;
+    unsigned timeout_s = 60;
+    CLI::App app{"bench_fork: fan-outs of N forks: brood template forks vs copied forks vs QEMU restores "
+                 "(JSON lines on stdout)"};
+    app.add_option("--counts", c.counts, "Forks per fan-out")->delimiter(',')->capture_default_str();
+    app.add_option("--single-runs", c.single_runs, "Fan-outs of one template fork (fewer for larger N)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--memory-mib", c.memory_mib, "Guest memory")->capture_default_str();
+    app.add_option("--touch-mib", c.touch_mib, "Memory the guest writes before it becomes the template")
+        ->capture_default_str();
+    app.add_option("--copy-max", c.copy_max, "Largest N for copied forks (no cap where reflinks work)")
+        ->capture_default_str();
+    app.add_option("--qemu-max", c.qemu_max, "Largest N for QEMU restores")->capture_default_str();
+    app.add_option("--concurrency", c.concurrency, "broodd's fan-out concurrency, if it has the option (0: its default)")
+        ->capture_default_str();
+    app.add_option("--timeout-s", timeout_s, "Longest wait for one step")->check(CLI::PositiveNumber);
+    app.add_flag("--no-qemu", no_qemu, "Leave QEMU out");
+    app.add_flag("--no-copy", no_copy, "Leave copied forks out");
+    CLI11_PARSE(app, argc, argv);
+    c.timeout = Millis(timeout_s * 1000);
+    c.copies = !no_copy;
+    if (!ready_to_run("bench_fork")) return 0;
+    if (::access(broodd_path().c_str(), X_OK) != 0) {
+        note("bench_fork: skipped: {} is missing (build it first: make build)", broodd_path());
+        return 0;
+    }
+    if (!no_qemu) c.qemu = find_qemu();
+    if (!c.qemu) note("bench_fork: measuring brood alone (no QEMU: not installed or --no-qemu)");
+    note_host_load("bench_fork");
+    auto done = run_bench(run);
+    while (!done && signalled()) ::pause(); // the signal's clean-up ends the process
+    run.out.flush();
+    if (!done) {
+        note("bench_fork: {}", done.error().message());
+        return 1;
+    }
+    note_host_load("bench_fork");
+    return 0;
+}

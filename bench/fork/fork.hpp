@@ -1,0 +1,138 @@
+// bench_fork's parts: a broodd in a scratch directory driven through its
+// API, fan-outs of N forks per subject (template forks, copied forks, QEMU
+// restores), and what each fan-out cost in time and host memory.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http/client.hpp"
+#include "common/result.hpp"
+#include "support/child.hpp"
+#include "support/environment.hpp"
+#include "support/report.hpp"
+
+namespace brood::bench::fork {
+
+struct Config {
+    std::vector<unsigned> counts{1, 10, 100}; // forks per fan-out
+    unsigned single_runs = 20;                // fan-outs of 1 template fork (fewer for larger N)
+    uint64_t memory_mib = 512;
+    uint64_t touch_mib = 256;
+    unsigned copy_max = 10;   // largest N for copied forks (unless reflinks make copies cheap)
+    unsigned qemu_max = 10;   // largest N for QEMU restores
+    unsigned concurrency = 0; // broodd's fan-out concurrency, when it has the option (0: its default)
+    bool copies = true;
+    std::optional<std::string> qemu;
+    Millis timeout{60'000};
+};
+
+// One HTTP connection to broodd; JSON in, JSON out.
+class Api final {
+public:
+    [[nodiscard]] static Result<Api> connect(const std::string& socket);
+    // Fails unless the answer is 2xx; its body parsed (null when empty).
+    [[nodiscard]] Result<nlohmann::json> call(const std::string& method, const std::string& path,
+                                              const nlohmann::json& body = nullptr, int timeout_ms = 120'000);
+
+private:
+    explicit Api(http::Client client) : _client(std::move(client)) {}
+    http::Client _client;
+};
+
+// The instances of a fork answer: a bare array, one instance object, or
+// {"instances": [...], "errors": [...]} (errors fail the call).
+[[nodiscard]] Result<std::vector<nlohmann::json>> fork_answer_instances(const nlohmann::json& answer);
+
+// Runs fn(i, api) for i in [0, n) on up to `threads` threads, each with its
+// own connection; the first error, if any.
+[[nodiscard]] Result<void> parallel_calls(const std::string& socket, size_t n, size_t threads,
+                                          const std::function<Result<void>(size_t, Api&)>& fn);
+
+// broodd in `dir` (data dir and socket inside it).
+class Daemon final {
+public:
+    [[nodiscard]] static Result<Daemon> start(const std::string& dir, const std::vector<std::string>& extra_args);
+    const std::string& socket() const { return _socket; }
+    const std::string& data_dir() const { return _data_dir; }
+    // SIGTERM, then SIGKILL after a grace period.
+    void stop() { _child.stop(SIGTERM, Millis(3'000)); }
+
+private:
+    Daemon(Child child, std::string socket, std::string data_dir)
+        : _child(std::move(child)), _socket(std::move(socket)), _data_dir(std::move(data_dir)) {}
+    Child _child;
+    std::string _socket;
+    std::string _data_dir;
+};
+
+// The broodd binary (BROOD_BROODD, else the one from the build).
+std::string broodd_path();
+// broodd's option for the fan-out concurrency, found in its --help, and
+// its default; nullopt when it has none (then a fan-out runs one by one).
+struct ConcurrencyOption {
+    std::string flag;
+    unsigned default_value = 0;
+};
+std::optional<ConcurrencyOption> find_concurrency_option();
+
+// What a fan-out produced: when each fork answered `ping`, counted from the
+// start of the fan-out, and what is needed to weigh and remove the forks.
+struct Fanout {
+    std::vector<double> ready_ms;
+    double all_ready_ms = 0;
+    std::vector<double> call_ms; // API calls (brood subjects)
+    std::vector<pid_t> pids;
+    std::vector<std::string> memory_files; // files backing the forks' RAM, counted once each
+    std::vector<std::string> ids;          // broodd instance ids
+};
+
+// The Standby source, promoted to a template, that every brood fork is made from.
+struct Source {
+    std::string instance_id;
+    std::string template_id;
+    std::string memory_file; // the template's canonical memory file
+};
+
+// Boots the source through the API, touches memory, standby, promotes it.
+[[nodiscard]] Result<Source> prepare_source(const Daemon& daemon, const Config& config);
+// One fan-out of `n` template forks (POST /templates/{id}/fork), then pings.
+[[nodiscard]] Result<Fanout> template_fanout(const Daemon& daemon, const Source& source, unsigned n,
+                                             unsigned run, const Config& config);
+// `n` instance forks of the source (memory copied), `concurrency` calls at a time.
+[[nodiscard]] Result<Fanout> copy_fanout(const Daemon& daemon, const Source& source, unsigned n, unsigned run,
+                                         unsigned concurrency, const Config& config);
+// Deletes the forks of a fan-out through the API.
+[[nodiscard]] Result<void> delete_forks(const Daemon& daemon, const Fanout& fanout);
+
+// QEMU: a source VM snapshotted to a migration file, and N plain
+// `-incoming` restores of it at once.
+[[nodiscard]] Result<std::string> qemu_migration_file(const Config& config, const ScratchDir& scratch);
+[[nodiscard]] Result<Fanout> qemu_fanout(const std::string& migration_file, unsigned n, unsigned run,
+                                         const Config& config, const ScratchDir& scratch,
+                                         std::vector<Child>& keep_alive);
+
+// Memory: the page-cache pages of a file that are resident (mincore).
+[[nodiscard]] Result<uint64_t> cached_bytes(const std::string& path);
+// Whether the file system under `dir` shares extents (FICLONE works).
+bool reflink_works(const std::string& dir);
+
+// Every process whose command line mentions `needle` gets SIGKILL (the
+// bench's own broodd, VMMs, QEMUs and their helpers all name the scratch
+// directory); waits briefly for them to go. How many it killed.
+int kill_processes_mentioning(const std::string& needle);
+// SIGINT/SIGTERM/SIGHUP: kill what mentions `needle`, then die of the signal
+// (the scratch directory is left, as the other benches do).
+void kill_on_signal(const std::string& needle);
+// Whether such a signal came (the errors that follow are its doing).
+bool signalled();
+
+} // namespace brood::bench::fork

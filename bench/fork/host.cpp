@@ -1,0 +1,126 @@
+// The host side of bench_fork: page-cache residency of memory files, reflink
+// support, and killing everything the bench started.
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/mapping.hpp"
+#include "common/unique_fd.hpp"
+#include "fork/fork.hpp"
+
+namespace brood::bench::fork {
+namespace {
+
+std::vector<pid_t> pids_mentioning(const std::string& needle) {
+    std::vector<pid_t> found;
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return found;
+    pid_t self = ::getpid();
+    while (dirent* e = ::readdir(proc)) {
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0 || pid == self) continue;
+        std::ifstream in(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
+        std::string cmdline{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        if (cmdline.find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(proc);
+    return found;
+}
+
+int g_signal_pipe[2] = {-1, -1};
+std::atomic<bool> g_signalled{false};
+
+extern "C" void on_stop_signal(int signo) {
+    g_signalled = true;
+    unsigned char byte = static_cast<unsigned char>(signo);
+    [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
+}
+
+} // namespace
+
+Result<uint64_t> cached_bytes(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_errno("open " + path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return fail_errno("stat " + path);
+    if (st.st_size == 0) return uint64_t{0};
+    auto size = static_cast<size_t>(st.st_size);
+    auto map = TRY(Mapping::of_file(fd.get(), size, PROT_READ, MAP_SHARED));
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> resident((size + page - 1) / page);
+    if (::mincore(map.data(), size, resident.data()) < 0) return fail_errno("mincore " + path);
+    uint64_t pages = 0;
+    for (unsigned char r : resident) pages += r & 1;
+    return pages * page;
+}
+
+bool reflink_works(const std::string& dir) {
+    std::string a = dir + "/.reflink-probe-a", b = dir + "/.reflink-probe-b";
+    bool works = false;
+    {
+        UniqueFd src(::open(a.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        UniqueFd dst(::open(b.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        std::vector<char> block(4096, 'x');
+        if (src && dst && ::write(src.get(), block.data(), block.size()) == static_cast<ssize_t>(block.size()) &&
+            ::fsync(src.get()) == 0)
+            works = ::ioctl(dst.get(), FICLONE, src.get()) == 0;
+    }
+    ::unlink(a.c_str());
+    ::unlink(b.c_str());
+    return works;
+}
+
+int kill_processes_mentioning(const std::string& needle) {
+    auto pids = pids_mentioning(needle);
+    int killed = static_cast<int>(pids.size());
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    // Our own children are reaped by their owners; the VMMs broodd started
+    // are not ours: wait until /proc no longer lists them as alive.
+    for (int i = 0; i < 200 && !pids.empty(); ++i) {
+        std::vector<pid_t> alive;
+        for (pid_t pid : pids) {
+            std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+            std::string text;
+            std::getline(stat, text);
+            size_t paren = text.rfind(')');
+            if (paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z') alive.push_back(pid);
+        }
+        pids.swap(alive);
+        if (!pids.empty()) std::this_thread::sleep_for(Millis(10));
+    }
+    return killed;
+}
+
+bool signalled() { return g_signalled; }
+
+void kill_on_signal(const std::string& needle) {
+    if (::pipe2(g_signal_pipe, O_CLOEXEC) < 0) return;
+    std::thread([needle] {
+        unsigned char signo = 0;
+        while (::read(g_signal_pipe[0], &signo, 1) < 0 && errno == EINTR) {
+        }
+        note("bench_fork: signal {}: killing broodd, its VMMs and QEMUs", static_cast<int>(signo));
+        kill_processes_mentioning(needle);
+        ::signal(signo, SIG_DFL);
+        ::raise(signo);
+    }).detach();
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &action, nullptr);
+}
+
+} // namespace brood::bench::fork

@@ -1,0 +1,47 @@
+// The demo's own broodd: a scratch directory with the daemon's data and
+// socket in it. Everything the demo starts names that directory on its
+// command line (broodd, and the VMMs broodd spawns), so cleaning up is
+// "kill whatever mentions it, then remove it": on a normal exit, on an
+// error, and on Ctrl-C.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace brood::demo {
+
+class ScratchDaemon final {
+public:
+    // Makes /tmp/brood-demo.XXXXXX (under $TMPDIR if set), starts
+    // `broodd --data-dir DIR/data --socket DIR/brood.sock --vmm VMM` with its
+    // log in DIR/broodd.log, and waits until its API answers.
+    [[nodiscard]] static Result<std::unique_ptr<ScratchDaemon>> start(const std::string& broodd,
+                                                                      const std::string& vmm);
+    ScratchDaemon(const ScratchDaemon&) = delete;
+    ScratchDaemon& operator=(const ScratchDaemon&) = delete;
+    // Stops broodd, kills anything left that mentions the directory, removes it.
+    ~ScratchDaemon();
+
+    const std::string& dir() const { return _dir; }
+    std::string socket() const { return _dir + "/brood.sock"; }
+    std::string data_dir() const { return _dir + "/data"; }
+    // The last lines of broodd's log, for error messages.
+    std::string log_tail() const;
+
+private:
+    explicit ScratchDaemon(std::string dir) : _dir(std::move(dir)) {}
+    std::string _dir;
+    pid_t _pid = -1;
+};
+
+// On SIGINT, SIGTERM or SIGHUP: kill every process that mentions `dir`,
+// remove `dir`, and exit with 128 + the signal.
+void clean_up_on_signal(const std::string& dir);
+// Whether a signal came: errors that follow are its doing, not worth a word.
+bool interrupted();
+
+} // namespace brood::demo
