@@ -193,7 +193,8 @@ void bench_forks(bench::Reporter& report, const std::string& socket, int n) {
         std::vector<std::string> names;
         for (int i = 0; i < n; ++i) {
             std::string name = kind + "-" + std::to_string(i);
-            nlohmann::json body{{"name", name}};
+            // An instance fork keeps its source's state (Standby) unless told otherwise.
+            nlohmann::json body{{"name", name}, {"target_state", "running"}};
             std::string path = kind == "template-fork" ? "/templates/fork-tpl/fork" : "/instances/fork-src/fork";
             auto t = Clock::now();
             must(client->request("POST", path, body.dump(), 120'000), 201, "fork");
