@@ -8,22 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "file_hash.hpp"
 #include "fixture.hpp"
 
 namespace brood::testing {
 
-// FNV-1a over the whole file: enough to notice any write.
-inline uint64_t file_hash(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> buf(1 << 20);
-    uint64_t h = 1469598103934665603ull;
-    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i)
-            h = (h ^ static_cast<uint8_t>(buf[static_cast<size_t>(i)])) * 1099511628211ull;
-        if (!in) break;
-    }
-    return h;
-}
+using brood::test::file_hash;
 
 inline bool is_symlink(const std::string& path) {
     struct stat st {};

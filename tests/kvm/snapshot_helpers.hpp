@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "file_hash.hpp"
 #include "vm_process.hpp"
 
 namespace brood::test {
@@ -30,18 +31,7 @@ inline Result<VmProcess> restore(const std::string& state, const std::string& me
     return VmProcess::start(args, dir);
 }
 
-// FNV-1a over the whole file: enough to notice any change.
-inline std::string file_digest(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    uint64_t h = 1469598103934665603ull;
-    std::vector<char> buf(1 << 20);
-    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i) {
-            h ^= static_cast<uint8_t>(buf[static_cast<size_t>(i)]);
-            h *= 1099511628211ull;
-        }
-    }
-    return std::to_string(h);
-}
+// A digest of the file's contents, as a string for test messages.
+inline std::string file_digest(const std::string& path) { return std::to_string(file_hash(path)); }
 
 } // namespace brood::test
