@@ -64,11 +64,11 @@ Result<std::unique_ptr<Machine>> Machine::create(kvm::Kvm kvm, GuestMemory memor
     m->_serial = std::make_unique<devices::Serial>(irq(devices::Serial::kCom1Irq),
                                                    [self](uint8_t b) { self->_console->write(b); });
     m->_i8042 = std::make_unique<devices::I8042>(irq(devices::I8042::kKeyboardIrq), requests);
-    m->_power = std::make_unique<devices::PowerOff>(requests);
+    m->_pm = std::make_unique<devices::AcpiPm>(requests);
     m->_quiet = std::make_unique<devices::QuietPorts>();
     m->_bus.add(devices::Serial::kCom1Base, 8, m->_serial.get());
     m->_bus.add(devices::I8042::kDataPort, 5, m->_i8042.get());
-    m->_bus.add(devices::PowerOff::kPort, 2, m->_power.get());
+    m->_bus.add(devices::AcpiPm::kBase, devices::AcpiPm::kLength, m->_pm.get());
     m->_bus.add(0x61, 1, m->_quiet.get());
     m->_bus.add(0x70, 2, m->_quiet.get());
     m->_bus.add(0x80, 1, m->_quiet.get());

@@ -14,6 +14,7 @@
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "vmm/console.hpp"
+#include "vmm/devices/acpi_pm.hpp"
 #include "vmm/devices/i8042.hpp"
 #include "vmm/devices/io_bus.hpp"
 #include "vmm/devices/serial.hpp"
@@ -82,7 +83,7 @@ private:
     devices::IoBus _bus;
     std::unique_ptr<devices::Serial> _serial;
     std::unique_ptr<devices::I8042> _i8042;
-    std::unique_ptr<devices::PowerOff> _power;
+    std::unique_ptr<devices::AcpiPm> _pm;
     std::unique_ptr<devices::QuietPorts> _quiet;
 
     std::vector<std::thread> _threads;

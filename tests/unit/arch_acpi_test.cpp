@@ -37,6 +37,8 @@ struct ParsedAcpi {
     acpi::MadtHeader madt{};
     std::vector<acpi::MadtLocalApic> lapics;
     std::vector<acpi::MadtIoapic> ioapics;
+    std::vector<acpi::MadtInterruptOverride> overrides;
+    std::vector<uint8_t> dsdt_aml;
     uint64_t lowest = UINT64_MAX, highest_end = 0; // bytes the tables cover
 };
 
@@ -77,7 +79,8 @@ ParsedAcpi parse(GuestMemory& mem, uint64_t rsdp_addr) {
         EXPECT_EQ(h.length, sizeof(acpi::Fadt));
         t.fadt = read_at<acpi::Fadt>(mem, t.table_addr["FACP"]);
         auto dsdt = check_table(mem, t, t.fadt.x_dsdt, "DSDT");
-        EXPECT_EQ(dsdt.length, sizeof(acpi::SdtHeader));
+        auto aml = mem.span(t.fadt.x_dsdt + sizeof(acpi::SdtHeader), dsdt.length - sizeof(acpi::SdtHeader)).value();
+        t.dsdt_aml.assign(aml.begin(), aml.end());
     }
     if (t.table_addr.count("APIC")) {
         const uint64_t addr = t.table_addr["APIC"];
@@ -97,6 +100,9 @@ ParsedAcpi parse(GuestMemory& mem, uint64_t rsdp_addr) {
             } else if (type == acpi::kMadtIoapic) {
                 EXPECT_EQ(len, sizeof(acpi::MadtIoapic));
                 t.ioapics.push_back(read_at<acpi::MadtIoapic>(mem, addr + at));
+            } else if (type == acpi::kMadtInterruptOverride) {
+                EXPECT_EQ(len, sizeof(acpi::MadtInterruptOverride));
+                t.overrides.push_back(read_at<acpi::MadtInterruptOverride>(mem, addr + at));
             } else {
                 ADD_FAILURE() << "unexpected MADT entry type " << int(type);
             }
@@ -132,19 +138,39 @@ TEST(Acpi, XsdtListsFadtAndMadt) {
     EXPECT_TRUE(t.table_addr.count("APIC"));
 }
 
-TEST(Acpi, FadtIsHardwareReducedAndPointsAtTheDsdt) {
+// Linux maps ISA IRQs (timer 0, COM1 4) onto the IOAPIC only when the FADT
+// is not hardware-reduced; then it needs an SCI and the PM1 blocks.
+TEST(Acpi, FadtIsALegacyPcWithThePmBlockAndPointsAtTheDsdt) {
     auto mem = GuestMemory::anonymous(16 * kMiB).value();
     auto t = parse(mem, write_acpi_tables(mem, 1).value());
     const auto& f = t.fadt;
     EXPECT_EQ(f.header.revision, 6);
-    EXPECT_TRUE(f.flags & acpi::kFadtHwReducedAcpi);
+    EXPECT_FALSE(f.flags & acpi::kFadtHwReducedAcpi);
+    EXPECT_TRUE(f.flags & acpi::kFadtPowerButtonAbsent);
+    EXPECT_TRUE(f.flags & acpi::kFadtSleepButtonAbsent);
     EXPECT_NE(f.x_dsdt, 0u);
     EXPECT_EQ(f.dsdt, f.x_dsdt);
-    EXPECT_EQ(f.sci_int, 0);
-    EXPECT_EQ(f.pm_tmr_blk, 0u);
-    EXPECT_EQ(f.pm1a_evt_blk, 0u);
-    EXPECT_EQ(f.x_pm_tmr_blk.address, 0u);
+    EXPECT_EQ(f.sci_int, 9);
+    EXPECT_EQ(f.smi_cmd, 0u) << "no SMI_CMD: ACPI mode from reset";
+    EXPECT_EQ(f.pm1a_evt_blk, 0x600u);
+    EXPECT_EQ(f.pm1_evt_len, 4);
+    EXPECT_EQ(f.pm1a_cnt_blk, 0x604u);
+    EXPECT_EQ(f.pm1_cnt_len, 2);
+    EXPECT_EQ(f.pm_tmr_blk, 0x608u);
+    EXPECT_EQ(f.pm_tmr_len, 4);
+    EXPECT_EQ(f.gpe0_blk, 0u);
     EXPECT_TRUE(f.iapc_boot_arch & acpi::kBootArch8042);
+    EXPECT_TRUE(f.iapc_boot_arch & acpi::kBootArchLegacyDevices);
+}
+
+// Name (_S5_, Package (0x04) {0x05, 0x05, Zero, Zero}), byte for byte.
+TEST(Acpi, DsdtDeclaresTheS5SleepState) {
+    auto mem = GuestMemory::anonymous(16 * kMiB).value();
+    auto t = parse(mem, write_acpi_tables(mem, 1).value());
+    const std::vector<uint8_t> want = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
+    EXPECT_EQ(t.dsdt_aml, want);
+    // PkgLength counts itself and everything after it in the package.
+    EXPECT_EQ(t.dsdt_aml[6], t.dsdt_aml.size() - 6);
 }
 
 void expect_madt(uint32_t vcpus) {
@@ -163,6 +189,12 @@ void expect_madt(uint32_t vcpus) {
     EXPECT_EQ(t.ioapics[0].ioapic_id, vcpus); // as in the MP table
     EXPECT_EQ(t.ioapics[0].addr, kIoapicAddr);
     EXPECT_EQ(t.ioapics[0].gsi_base, 0u);
+    // ISA IRQs are identity-mapped (KVM's default routing) but for the SCI's trigger mode.
+    ASSERT_EQ(t.overrides.size(), 1u);
+    EXPECT_EQ(t.overrides[0].bus, 0);
+    EXPECT_EQ(t.overrides[0].source, 9);
+    EXPECT_EQ(t.overrides[0].gsi, 9u);
+    EXPECT_EQ(t.overrides[0].flags, acpi::kIntiActiveHigh | acpi::kIntiLevelTriggered);
 }
 
 TEST(Acpi, MadtDescribesEveryVcpuAndTheIoapic) {

@@ -92,15 +92,6 @@ void I8042::restore(const I8042State& state) {
     _s = state;
 }
 
-void PowerOff::pio_read(uint16_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), uint8_t{0}); }
-
-void PowerOff::pio_write(uint16_t offset, std::span<const uint8_t> data) {
-    constexpr uint16_t kSleepEnable = 0x2000;
-    if (offset != 0 || data.size() != 2) return;
-    uint16_t value = static_cast<uint16_t>(data[0] | (data[1] << 8));
-    if (value & kSleepEnable) _requests(GuestRequest::power_off);
-}
-
 void QuietPorts::pio_read(uint16_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), uint8_t{0}); }
 
 } // namespace brood::devices

@@ -45,19 +45,6 @@ private:
     I8042State _s;
 };
 
-// A power-off register at port 0x604, written as a 16-bit value with the
-// sleep-enable bit (0x2000) set, as on QEMU's ACPI PM1a control block.
-class PowerOff final : public PioDevice {
-public:
-    static constexpr uint16_t kPort = 0x604;
-    explicit PowerOff(GuestRequestSink requests) : _requests(std::move(requests)) {}
-    void pio_read(uint16_t, std::span<uint8_t> data) override;
-    void pio_write(uint16_t offset, std::span<const uint8_t> data) override;
-
-private:
-    GuestRequestSink _requests;
-};
-
 // Ports a PC guest expects to exist (POST delay 0x80, CMOS/RTC 0x70-0x71,
 // system control 0x61/0x92): reads are zero, writes are ignored.
 class QuietPorts final : public PioDevice {

@@ -42,14 +42,18 @@ struct Placement {
 
 constexpr size_t kXsdtEntries = 2; // FADT, MADT
 
+// NameOp "_S5_" PackageOp PkgLength(8) NumElements(4) BytePrefix 5, BytePrefix 5, ZeroOp, ZeroOp.
+constexpr uint8_t kDsdtAml[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
+                                0x0a, acpi::kSleepTypeS5, 0x0a, acpi::kSleepTypeS5, 0x00, 0x00};
+
 Placement place(uint32_t vcpu_count) {
     Placement p{};
     p.xsdt = align_up(sizeof(acpi::Rsdp));
     p.fadt = align_up(p.xsdt + sizeof(acpi::SdtHeader) + kXsdtEntries * sizeof(uint64_t));
     p.dsdt = align_up(p.fadt + sizeof(acpi::Fadt));
-    p.madt = align_up(p.dsdt + sizeof(acpi::SdtHeader));
+    p.madt = align_up(p.dsdt + sizeof(acpi::SdtHeader) + sizeof(kDsdtAml));
     p.madt_len = sizeof(acpi::MadtHeader) + vcpu_count * sizeof(acpi::MadtLocalApic) +
-                 sizeof(acpi::MadtIoapic);
+                 sizeof(acpi::MadtIoapic) + sizeof(acpi::MadtInterruptOverride);
     p.end = p.madt + p.madt_len;
     return p;
 }
@@ -66,6 +70,9 @@ public:
         _bytes[at + offsetof(acpi::SdtHeader, checksum)] = 0;
         _bytes[at + offsetof(acpi::SdtHeader, checksum)] = checksum_of(_bytes.data() + at, len);
     }
+    void put_bytes(size_t at, std::span<const uint8_t> bytes) {
+        std::memcpy(_bytes.data() + at, bytes.data(), bytes.size());
+    }
     std::vector<uint8_t>& bytes() { return _bytes; }
 
 private:
@@ -75,6 +82,8 @@ private:
 } // namespace
 
 size_t acpi_tables_size(uint32_t vcpu_count) { return place(vcpu_count).end; }
+
+std::span<const uint8_t> dsdt_aml() { return kDsdtAml; }
 
 Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
     if (vcpu_count == 0) return fail("ACPI tables need at least one vCPU");
@@ -88,23 +97,38 @@ Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
     const uint64_t base = kAcpiRsdpAddr;
     Area area(p.end);
 
-    // DSDT: a header and no AML; nothing to describe beyond the fixed hardware.
-    area.put(p.dsdt, header("DSDT", sizeof(acpi::SdtHeader), acpi::kDsdtRevision));
-    area.seal(p.dsdt, sizeof(acpi::SdtHeader));
+    // DSDT: only the S5 sleep state; every other device is a fixed PC device.
+    const size_t dsdt_len = sizeof(acpi::SdtHeader) + sizeof(kDsdtAml);
+    area.put(p.dsdt, header("DSDT", static_cast<uint32_t>(dsdt_len), acpi::kDsdtRevision));
+    area.put_bytes(p.dsdt + sizeof(acpi::SdtHeader), kDsdtAml);
+    area.seal(p.dsdt, dsdt_len);
 
-    // FADT: hardware-reduced ACPI, so no PM timer, SCI, GPE or PM1 blocks.
+    // FADT: a PC with legacy devices, not hardware-reduced ACPI. Linux then
+    // keeps the PIC and PIT and maps ISA IRQs 0-15 onto the IOAPIC; with a
+    // hardware-reduced FADT it assumes no legacy IRQs at all, and COM1's IRQ 4
+    // is never routed. No SMI_CMD: the machine is in ACPI mode from reset.
     acpi::Fadt fadt{};
     fadt.header = header("FACP", sizeof(acpi::Fadt), acpi::kFadtRevision);
     fadt.dsdt = static_cast<uint32_t>(base + p.dsdt);
     fadt.x_dsdt = base + p.dsdt;
-    fadt.flags = acpi::kFadtHwReducedAcpi;
-    fadt.iapc_boot_arch = static_cast<uint16_t>(
-        acpi::kBootArch8042 | acpi::kBootArchVgaNotPresent | acpi::kBootArchCmosRtcNotPresent);
+    fadt.sci_int = acpi::kSciIrq;
+    fadt.pm1a_evt_blk = acpi::kPm1aEventBlock;
+    fadt.pm1a_cnt_blk = acpi::kPm1aControlBlock;
+    fadt.pm_tmr_blk = acpi::kPmTimerBlock;
+    fadt.pm1_evt_len = acpi::kPm1EventLength;
+    fadt.pm1_cnt_len = acpi::kPm1ControlLength;
+    fadt.pm_tmr_len = acpi::kPmTimerLength;
+    fadt.flags = acpi::kFadtWbinvd | acpi::kFadtProcC1 | acpi::kFadtPowerButtonAbsent |
+                 acpi::kFadtSleepButtonAbsent;
+    fadt.iapc_boot_arch = static_cast<uint16_t>(acpi::kBootArchLegacyDevices | acpi::kBootArch8042 |
+                                                acpi::kBootArchVgaNotPresent |
+                                                acpi::kBootArchCmosRtcNotPresent);
     fadt.minor_revision = acpi::kFadtMinorRevision;
     area.put(p.fadt, fadt);
     area.seal(p.fadt, sizeof(fadt));
 
-    // MADT: one enabled local APIC per vCPU, then the IOAPIC (ids as in the MP table).
+    // MADT: one enabled local APIC per vCPU, the IOAPIC (ids as in the MP
+    // table), then the SCI's override.
     acpi::MadtHeader madt{};
     madt.header = header("APIC", static_cast<uint32_t>(p.madt_len), acpi::kMadtRevision);
     madt.lapic_addr = static_cast<uint32_t>(kLapicAddr);
@@ -128,6 +152,14 @@ Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
     ioapic.addr = static_cast<uint32_t>(kIoapicAddr);
     ioapic.gsi_base = 0;
     area.put(at, ioapic);
+    at += sizeof(ioapic);
+    acpi::MadtInterruptOverride sci{};
+    sci.type = acpi::kMadtInterruptOverride;
+    sci.length = sizeof(sci);
+    sci.source = acpi::kSciIrq;
+    sci.gsi = acpi::kSciIrq;
+    sci.flags = acpi::kIntiActiveHigh | acpi::kIntiLevelTriggered;
+    area.put(at, sci);
     area.seal(p.madt, p.madt_len);
 
     // XSDT: 64-bit pointers to the FADT and the MADT (the DSDT hangs off the FADT).

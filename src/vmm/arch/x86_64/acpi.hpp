@@ -1,10 +1,14 @@
-// Minimal ACPI tables for guests that find their CPUs only through ACPI
-// (kernels built without MP table support): RSDP, XSDT, FADT (hardware-
-// reduced), an empty DSDT and a MADT. Written from the ACPI 6.x spec.
+// Minimal ACPI tables for guests that find their CPUs and interrupt routing
+// only through ACPI (kernels built without MP table support): RSDP, XSDT, a
+// FADT of a PC with legacy devices (PIC, PIT, ISA IRQs) and the PM block of
+// devices/acpi_pm.hpp, a DSDT that only declares S5 (power-off), and a MADT
+// with the LAPICs, the IOAPIC and the SCI's interrupt source override.
+// Written from the ACPI 6.x spec.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "common/result.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -26,15 +30,28 @@ inline constexpr uint8_t kDsdtRevision = 2;  // 64-bit AML integers
 inline constexpr uint8_t kMadtRevision = 4;
 
 // FADT Flags and IA-PC boot architecture flags.
+inline constexpr uint32_t kFadtWbinvd = 1u << 0;
+inline constexpr uint32_t kFadtProcC1 = 1u << 2;
+inline constexpr uint32_t kFadtPowerButtonAbsent = 1u << 4; // no fixed-feature power button
+inline constexpr uint32_t kFadtSleepButtonAbsent = 1u << 5;
 inline constexpr uint32_t kFadtHwReducedAcpi = 1u << 20;
+inline constexpr uint16_t kBootArchLegacyDevices = 1u << 0;
 inline constexpr uint16_t kBootArch8042 = 1u << 1;
 inline constexpr uint16_t kBootArchVgaNotPresent = 1u << 2;
 inline constexpr uint16_t kBootArchCmosRtcNotPresent = 1u << 5;
 
 // MADT flags and entry types.
 inline constexpr uint32_t kMadtPcatCompat = 1;
-inline constexpr uint8_t kMadtLocalApic = 0, kMadtIoapic = 1;
+inline constexpr uint8_t kMadtLocalApic = 0, kMadtIoapic = 1, kMadtInterruptOverride = 2;
 inline constexpr uint32_t kLocalApicEnabled = 1;
+// MPS INTI flags: polarity bits 0-1, trigger mode bits 2-3.
+inline constexpr uint16_t kIntiActiveHigh = 0x1, kIntiLevelTriggered = 0xc;
+
+// The ACPI power-management block in port I/O space (devices/acpi_pm.hpp).
+inline constexpr uint16_t kSciIrq = 9;
+inline constexpr uint32_t kPm1aEventBlock = 0x600, kPm1aControlBlock = 0x604, kPmTimerBlock = 0x608;
+inline constexpr uint8_t kPm1EventLength = 4, kPm1ControlLength = 2, kPmTimerLength = 4;
+inline constexpr uint8_t kSleepTypeS5 = 5; // SLP_TYP that the DSDT's \_S5 names
 
 struct __attribute__((packed)) Rsdp {
     char signature[8];  // "RSD PTR "
@@ -115,19 +132,33 @@ struct __attribute__((packed)) MadtIoapic {
     uint32_t gsi_base;
 };
 
+struct __attribute__((packed)) MadtInterruptOverride {
+    uint8_t type, length; // 2, 10
+    uint8_t bus;          // 0: ISA
+    uint8_t source;       // ISA IRQ
+    uint32_t gsi;
+    uint16_t flags;       // MPS INTI flags
+};
+
 static_assert(sizeof(Rsdp) == 36 && sizeof(SdtHeader) == 36 && sizeof(Gas) == 12);
 static_assert(sizeof(Fadt) == 276 && offsetof(Fadt, flags) == 112 &&
               offsetof(Fadt, x_dsdt) == 140 && offsetof(Fadt, hypervisor_vendor_id) == 268);
-static_assert(sizeof(MadtHeader) == 44 && sizeof(MadtLocalApic) == 8 && sizeof(MadtIoapic) == 12);
+static_assert(sizeof(MadtHeader) == 44 && sizeof(MadtLocalApic) == 8 && sizeof(MadtIoapic) == 12 &&
+              sizeof(MadtInterruptOverride) == 10);
 
 } // namespace acpi
 
 // Bytes all tables take for vcpu_count vCPUs, alignment padding included.
 size_t acpi_tables_size(uint32_t vcpu_count);
 
+// The DSDT's AML: Name (_S5, Package () {5, 5, 0, 0}), so that the guest can
+// power off through PM1a control.
+std::span<const uint8_t> dsdt_aml();
+
 // Writes the RSDP at kAcpiRsdpAddr and the other tables after it, inside
 // [kAcpiAreaStart, kAcpiAreaEnd). The MADT matches the MP table: APIC ids
-// 0..N-1, IOAPIC id N. Returns the RSDP's address. Fails for 0 vCPUs or more
+// 0..N-1, IOAPIC id N, ISA IRQ n on IOAPIC pin n (as KVM's default routing
+// wires them), and one override: the SCI (IRQ 9) is level-triggered. Returns the RSDP's address. Fails for 0 vCPUs or more
 // than kMpMaxVcpus.
 Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count);
 

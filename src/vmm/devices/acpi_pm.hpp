@@ -1,0 +1,43 @@
+// The ACPI power-management block a PC's FADT points at (PM1a event and
+// control registers and the PM timer), at QEMU's PIIX4 addresses 0x600-0x60b.
+// Linux reads and writes it once ACPI is not hardware-reduced; a write of
+// SLP_EN to PM1a control (what ACPI S5 and the test guest do) powers off.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+
+#include "vmm/devices/io_bus.hpp"
+
+namespace brood::devices {
+
+class AcpiPm final : public PioDevice {
+public:
+    static constexpr uint16_t kBase = 0x600;
+    static constexpr uint16_t kLength = 12;
+    static constexpr uint16_t kEventOffset = 0;   // PM1a_EVT_BLK: status (W1C), enable
+    static constexpr uint16_t kEventLength = 4;
+    static constexpr uint16_t kControlOffset = 4; // PM1a_CNT_BLK
+    static constexpr uint16_t kControlLength = 2;
+    static constexpr uint16_t kTimerOffset = 8;   // PM_TMR_BLK, 24-bit
+    static constexpr uint16_t kTimerLength = 4;
+    static constexpr uint32_t kTimerHz = 3'579'545;
+    static constexpr uint16_t kSciEnable = 0x0001;
+    static constexpr uint16_t kSleepEnable = 0x2000;
+    static constexpr uint32_t kSciIrq = 9;
+
+    explicit AcpiPm(GuestRequestSink requests) : _requests(std::move(requests)) {}
+
+    void pio_read(uint16_t offset, std::span<uint8_t> data) override;
+    void pio_write(uint16_t offset, std::span<const uint8_t> data) override;
+
+private:
+    uint8_t read_byte(uint16_t offset, uint32_t timer) const;
+
+    GuestRequestSink _requests;
+    std::mutex _mutex;
+    uint16_t _enable = 0;
+    uint16_t _control = kSciEnable; // ACPI mode from the start: there is no SMI_CMD
+};
+
+} // namespace brood::devices

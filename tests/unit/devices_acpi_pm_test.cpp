@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "vmm/devices/acpi_pm.hpp"
+
+namespace brood::devices {
+namespace {
+
+class AcpiPmTest : public ::testing::Test {
+protected:
+    AcpiPm pm{[this](GuestRequest r) { requests.push_back(r); }};
+    std::vector<GuestRequest> requests;
+
+    uint32_t read(uint16_t offset, size_t width) {
+        std::array<uint8_t, 4> bytes{};
+        pm.pio_read(offset, std::span(bytes.data(), width));
+        uint32_t v = 0;
+        for (size_t i = 0; i < width; ++i) v |= uint32_t{bytes[i]} << (8 * i);
+        return v;
+    }
+    void write(uint16_t offset, uint32_t value, size_t width) {
+        std::array<uint8_t, 4> bytes{};
+        for (size_t i = 0; i < width; ++i) bytes[i] = static_cast<uint8_t>(value >> (8 * i));
+        pm.pio_write(offset, std::span<const uint8_t>(bytes.data(), width));
+    }
+};
+
+TEST_F(AcpiPmTest, ControlReadsAcpiModeAndStatusNothingPending) {
+    EXPECT_EQ(read(AcpiPm::kControlOffset, 2) & AcpiPm::kSciEnable, AcpiPm::kSciEnable);
+    EXPECT_EQ(read(AcpiPm::kEventOffset, 2), 0u);
+    write(AcpiPm::kEventOffset, 0xffff, 2); // write-1-to-clear: still nothing pending
+    EXPECT_EQ(read(AcpiPm::kEventOffset, 2), 0u);
+}
+
+TEST_F(AcpiPmTest, EnableRegisterKeepsWhatTheGuestWrote) {
+    write(AcpiPm::kEventOffset + 2, 0x0121, 2);
+    EXPECT_EQ(read(AcpiPm::kEventOffset + 2, 2), 0x0121u);
+    EXPECT_EQ(read(AcpiPm::kEventOffset, 4), 0x0121u << 16);
+}
+
+// Linux enters S5 by writing SLP_TYP, then SLP_TYP | SLP_EN.
+TEST_F(AcpiPmTest, SleepEnablePowersOffOnce) {
+    write(AcpiPm::kControlOffset, 5u << 10, 2);
+    EXPECT_TRUE(requests.empty()) << "SLP_TYP alone must not power off";
+    write(AcpiPm::kControlOffset, (5u << 10) | AcpiPm::kSleepEnable, 2);
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0], GuestRequest::power_off);
+    EXPECT_EQ(read(AcpiPm::kControlOffset, 2) & AcpiPm::kSleepEnable, 0u) << "SLP_EN reads as 0";
+}
+
+TEST_F(AcpiPmTest, SleepEnableInTheHighByteAloneCounts) {
+    write(AcpiPm::kControlOffset + 1, AcpiPm::kSleepEnable >> 8, 1);
+    EXPECT_EQ(requests.size(), 1u);
+}
+
+TEST_F(AcpiPmTest, WritesElsewhereNeverPowerOff) {
+    for (uint16_t off = 0; off < AcpiPm::kLength; ++off)
+        if (off != AcpiPm::kControlOffset + 1) write(off, 0xff, 1);
+    EXPECT_TRUE(requests.empty());
+}
+
+TEST_F(AcpiPmTest, TimerCountsAt3_58MHzIn24Bits) {
+    const uint32_t a = read(AcpiPm::kTimerOffset, 4);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint32_t b = read(AcpiPm::kTimerOffset, 4);
+    EXPECT_LE(a, 0xffffffu);
+    EXPECT_LE(b, 0xffffffu);
+    const uint32_t ticks = (b - a) & 0xffffffu;
+    EXPECT_GE(ticks, 20u * AcpiPm::kTimerHz / 1000u); // at least 20 ms worth
+    EXPECT_LT(ticks, 2000u * AcpiPm::kTimerHz / 1000u);
+}
+
+} // namespace
+} // namespace brood::devices
