@@ -45,6 +45,13 @@ Result<std::vector<x86::MsrEntry>> get_msrs(int fd, const std::vector<uint32_t>&
     return out;
 }
 
+// kvm_xcrs starts with its entry count; 0 where the host CPU has no XSAVE.
+uint32_t xcr_count(const std::vector<uint8_t>& xcrs) {
+    uint32_t n = 0;
+    if (xcrs.size() >= sizeof(n)) std::memcpy(&n, xcrs.data(), sizeof(n));
+    return n;
+}
+
 } // namespace
 
 // The order follows KVM's dependencies: MP state first (it can flush pending
@@ -71,7 +78,8 @@ Result<void> Vcpu::restore_state(const VcpuState& s) {
     TRY(set_from<kvm_regs>(fd, KVM_SET_REGS, "KVM_SET_REGS", s.regs));
     TRY(set_from<kvm_sregs>(fd, KVM_SET_SREGS, "KVM_SET_SREGS", s.sregs));
     TRY(set_from<abi::XsaveArea>(fd, abi::kSetXsave, "KVM_SET_XSAVE", s.xsave));
-    TRY(set_from<kvm_xcrs>(fd, KVM_SET_XCRS, "KVM_SET_XCRS", s.xcrs));
+    // A host CPU without XSAVE reports no XCRs and refuses KVM_SET_XCRS.
+    if (xcr_count(s.xcrs) > 0) TRY(set_from<kvm_xcrs>(fd, KVM_SET_XCRS, "KVM_SET_XCRS", s.xcrs));
     TRY(set_from<kvm_debugregs>(fd, KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", s.debugregs));
     TRY(set_from<kvm_lapic_state>(fd, KVM_SET_LAPIC, "KVM_SET_LAPIC", s.lapic));
     TRY(set_msrs(s.msrs));
