@@ -31,6 +31,8 @@ public:
 
     // Private anonymous memory, zero-filled, reserved lazily (MAP_NORESERVE).
     static Result<Mapping> anonymous(size_t size);
+    // The same, 2 MiB-aligned and advised to use transparent huge pages.
+    static Result<Mapping> anonymous_huge(size_t size);
     // mmap(fd) with the given protection and flags (MAP_PRIVATE or MAP_SHARED).
     static Result<Mapping> of_file(int fd, size_t size, int prot, int flags, off_t offset = 0);
 

@@ -28,7 +28,7 @@ Result<uint64_t> GuestLayout::offset_of(uint64_t gpa, uint64_t len) const {
 }
 
 Result<GuestMemory> GuestMemory::anonymous(uint64_t ram_size) {
-    auto mapping = TRY_CTX(Mapping::anonymous(ram_size), "allocate guest memory");
+    auto mapping = TRY_CTX(Mapping::anonymous_huge(ram_size), "allocate guest memory");
     return GuestMemory(GuestLayout(ram_size), std::move(mapping));
 }
 
