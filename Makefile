@@ -14,7 +14,7 @@ assets: deps
 	@bash scripts/fetch-guest-assets.sh $(ASSETS)
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROOD_ASSETS_DIR=$(abspath $(ASSETS)) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build assets

@@ -7,6 +7,8 @@
 #   DIR/vmlinuz         Debian 12 cloud kernel, bzImage (Linux x86 boot protocol)
 #   DIR/vmlinux         the uncompressed ELF kernel carried inside that bzImage
 #   DIR/initrd.cpio.gz  busybox initramfs (/init prints one "ready" line, then a shell)
+#   DIR/modules/        kernel modules from the same package that the hardware-KVM
+#                       test lane loads into its L1 kernel (kvm, kvm-amd, irqbypass)
 #   DIR/VERSION         key=value lines: kernel release, package versions,
 #                       compression, pvh=yes|no, pvh_entry, file sizes
 #
@@ -30,6 +32,8 @@ DIR=${1:-$repo_root/assets}
 [ $# -le 1 ] || die "usage: $0 [DIR]"
 
 OUTPUTS=(vmlinuz vmlinux initrd.cpio.gz VERSION)
+# Modules kept from the kernel package, in load order (paths below kernel/).
+MODULES=(virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko)
 
 # ---------------------------------------------------------------------------
 # Cache check: all outputs present, non-empty, and sized as VERSION says.
@@ -45,6 +49,7 @@ version_value() { # KEY FILE -> value of KEY=... (empty if absent)
 assets_complete() {
   local f want have
   for f in "${OUTPUTS[@]}"; do [ -s "$DIR/$f" ] || return 1; done
+  for f in "${MODULES[@]}"; do [ -s "$DIR/modules/${f##*/}" ] || return 1; done
   for f in vmlinuz vmlinux initrd.cpio.gz; do
     want=$(version_value "${f//./_}_size" "$DIR/VERSION")
     have=$(stat -c %s "$DIR/$f")
@@ -300,6 +305,21 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# 3b. Kernel modules for the hardware-KVM lane's L1 kernel.
+# ---------------------------------------------------------------------------
+mkdir -p "$WORK/out/modules"
+moddir=$(ls -d "$WORK"/kernel/lib/modules/*/kernel 2>/dev/null | head -n1)
+[ -n "$moddir" ] || die "$KERNEL_PKG has no lib/modules/*/kernel"
+for m in "${MODULES[@]}"; do
+  if [ -f "$moddir/$m" ]; then cp "$moddir/$m" "$WORK/out/modules/"
+  elif [ -f "$moddir/$m.xz" ]; then xz -dc "$moddir/$m.xz" >"$WORK/out/modules/${m##*/}"
+  else die "$KERNEL_PKG has no module $m"
+  fi
+done
+printf '%s\n' "${MODULES[@]##*/}" >"$WORK/out/modules/load-order"
+say "modules: ${MODULES[*]##*/}"
+
+# ---------------------------------------------------------------------------
 # 4. The busybox initramfs.
 # ---------------------------------------------------------------------------
 BB=$WORK/busybox/bin/busybox
@@ -392,7 +412,8 @@ initrd_size=$(stat -c %s "$WORK/out/initrd.cpio.gz")
 sync "$WORK"/out/* 2>/dev/null || sync
 # VERSION marks a complete set: remove the old one first, install it last.
 rm -f "$DIR/VERSION"
-for f in vmlinuz vmlinux initrd.cpio.gz VERSION; do
+rm -rf "$DIR/modules"
+for f in modules vmlinuz vmlinux initrd.cpio.gz VERSION; do
   mv -f "$WORK/out/$f" "$DIR/$f"
 done
 

@@ -27,14 +27,17 @@ namespace brood::testing {
 
 namespace fs = std::filesystem;
 
-std::string broodd_binary() {
-    // BROOD_TEST_BROODD lets a sanitizer build of the daemon run these tests.
-    const char* env = std::getenv("BROOD_TEST_BROODD");
-    return env && *env ? env : BROOD_TEST_BROODD;
+namespace {
+std::string env_or(const char* name, const char* fallback) {
+    const char* env = std::getenv(name);
+    return env && *env ? env : fallback;
 }
-std::string brood_binary() { return BROOD_TEST_BROOD; }
-std::string vmm_binary() { return BROOD_TEST_VMM; }
-std::string guest_kernel() { return BROOD_TEST_GUEST; }
+} // namespace
+// BROOD_TEST_BROODD also lets a sanitizer build of the daemon run these tests.
+std::string broodd_binary() { return env_or("BROOD_TEST_BROODD", BROOD_TEST_BROODD); }
+std::string brood_binary() { return env_or("BROOD_TEST_BROOD", BROOD_TEST_BROOD); }
+std::string vmm_binary() { return env_or("BROOD_VMM", BROOD_TEST_VMM); }
+std::string guest_kernel() { return env_or("BROOD_TEST_GUEST", BROOD_TEST_GUEST); }
 bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
 
 int free_tcp_port() {
@@ -137,11 +140,11 @@ nlohmann::json Daemon::create(const std::string& name, int memory_mib) const {
 
 size_t Daemon::log_size(const std::string& ref) const { return call("GET", "/instances/" + ref + "/logs").text.size(); }
 
-bool Daemon::wait_guest_ready(const std::string& ref, size_t from, int timeout_ms) const {
+bool Daemon::wait_guest_ready(const std::string& ref, size_t from, int timeout_ms, const std::string& marker) const {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
         Reply r = call("GET", "/instances/" + ref + "/logs");
-        size_t at = r.text.find("brood-guest ready", from);
+        size_t at = r.text.find(marker, from);
         if (r.status == 200 && at != std::string::npos && r.text.find('\n', at) != std::string::npos) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

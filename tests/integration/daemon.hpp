@@ -19,7 +19,8 @@ struct Reply {
     std::string content_type;
 };
 
-// Paths of the built programs (set by CMake).
+// Paths of the built programs (set by CMake; BROOD_TEST_BROODD, BROOD_VMM,
+// BROOD_TEST_BROOD and BROOD_TEST_GUEST override them, as on the hardware-KVM lane).
 std::string broodd_binary();
 std::string brood_binary();
 std::string vmm_binary();
@@ -49,7 +50,8 @@ public:
     nlohmann::json create(const std::string& name, int memory_mib = 128) const;
     // Waits until the guest printed its ready line (test guest protocol)
     // after byte `from` of its serial log (the log is kept across boots).
-    bool wait_guest_ready(const std::string& ref, size_t from = 0, int timeout_ms = 60'000) const;
+    bool wait_guest_ready(const std::string& ref, size_t from = 0, int timeout_ms = 60'000,
+                          const std::string& marker = "brood-guest ready") const;
     size_t log_size(const std::string& ref) const;
     // POST console; returns the output ("" and a failure when not 200).
     std::string console(const std::string& ref, const std::string& input, const std::string& until,

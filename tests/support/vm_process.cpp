@@ -36,6 +36,9 @@ std::string vmm_path() { return env_or("BROOD_VMM", BROOD_VMM_DEFAULT); }
 std::string test_guest_path() { return env_or("BROOD_TEST_GUEST", BROOD_TEST_GUEST_DEFAULT); }
 std::string assets_dir() { return env_or("BROOD_ASSETS", BROOD_ASSETS_DEFAULT); }
 bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+bool hardware_kvm() {
+    return have_kvm() && (::access("/sys/module/kvm_intel", F_OK) == 0 || ::access("/sys/module/kvm_amd", F_OK) == 0);
+}
 
 std::string make_temp_dir(const std::string& tag) {
     std::string tmpl = "/tmp/brood-" + tag + "-XXXXXX";

@@ -21,6 +21,9 @@ std::string vmm_path();
 std::string test_guest_path();
 std::string assets_dir();
 bool have_kvm();
+// True where KVM runs guests with hardware assistance (kvm_intel or kvm_amd,
+// as modules or built in): there a stock Linux kernel boots to its shell.
+bool hardware_kvm();
 // A fresh directory under /tmp, removed by the caller (or left for debugging).
 std::string make_temp_dir(const std::string& tag);
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# hwkvm-result.sh OUT TEST: one test's result from a hardware-KVM lane run
+# (scripts/hwkvm-lane.sh). Exit 0 passed, 1 failed or did not run (its
+# output and the end of L1's log are printed), 77 the lane was skipped.
+set -uo pipefail
+OUT=$1 TEST=$2
+log=$OUT/l1-serial.log
+result=$(cat "$OUT/result" 2>/dev/null || echo "the lane did not run")
+case $result in
+  skipped:*) echo "$TEST: ${result#skipped: }"; exit 77 ;;
+esac
+clean() { tr -d '\r' <"$log" 2>/dev/null; }
+re=${TEST//./\\.}
+if clean | grep -qE "^\[       OK \] $re \("; then
+  clean | grep -E "^\[       OK \] $re \("
+  exit 0
+fi
+echo "$TEST did not pass on the hardware-KVM lane ($result)"
+if clean | grep -qE "^\[ RUN      \] $re\$"; then
+  echo "--- its output in L1 (with the L2 serial log where the test printed it) ---"
+  clean | sed -n "/^\[ RUN      \] $re\$/,/^\[ *[A-Z]* *\] $re /p"
+else
+  echo "--- it never started; the end of L1's serial log ---"
+  clean | tail -n 80
+fi
+exit 1

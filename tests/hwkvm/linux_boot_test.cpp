@@ -1,0 +1,94 @@
+// Debian's kernel in brood-vmm, to its shell and back out: for the PVH
+// vmlinux and the bzImage, with 1 and 2 vCPUs. Checks the console, the CPU
+// count, the legacy interrupts Linux routes through the IOAPIC, and the exit
+// codes of `poweroff -f` and (in a restore of the same shell) `reboot -f`.
+#include <filesystem>
+
+#include "linux_guest.hpp"
+#include "snapshot_helpers.hpp"
+
+namespace brood::test {
+namespace {
+
+struct BootCase {
+    const char* kernel;
+    uint32_t vcpus;
+};
+
+class LinuxBoot : public ::testing::Test {
+protected:
+    void SetUp() override {
+        BROOD_REQUIRE_LINUX_SHELL();
+        _dir = make_temp_dir("linux");
+    }
+    void TearDown() override {
+        if (!_dir.empty() && !HasFailure()) std::filesystem::remove_all(_dir);
+    }
+    std::string sub(const std::string& name) const {
+        std::filesystem::create_directories(_dir + "/" + name);
+        return _dir + "/" + name;
+    }
+
+    void run(const BootCase& c);
+    std::string _dir;
+};
+
+void LinuxBoot::run(const BootCase& c) {
+    auto vm = VmProcess::start({"boot", "--kernel", asset(c.kernel), "--initrd", asset("initrd.cpio.gz"), "--cmdline",
+                                kLinuxCmdline, "--memory-mib", "256", "--vcpus", std::to_string(c.vcpus)},
+                               sub("boot"));
+    ASSERT_TRUE(vm) << vm.error().message();
+    auto ready = vm->wait_for("brood-initrd ready", Millis(300'000));
+    ASSERT_TRUE(ready) << ready.error().message() << "\nguest serial output:\n" << vm->all_output();
+
+    // The console works both ways: a typed command gets its answer.
+    auto answer = vm->command("echo lane-$((6*7))", "lane-42", Millis(30'000));
+    ASSERT_TRUE(answer) << answer.error().message() << "\n" << vm->all_output();
+    auto nproc = shell_value(*vm, "nproc", "nproc");
+    ASSERT_TRUE(nproc) << nproc.error().message();
+    EXPECT_EQ(*nproc, std::to_string(c.vcpus));
+
+    // Legacy IRQs reach Linux through the IOAPIC: the timer (IRQ 0) and COM1 (IRQ 4).
+    auto first = read_interrupts(*vm);
+    ASSERT_TRUE(first) << first.error().message();
+    for (auto line : {"timer", "ttyS0"}) {
+        ASSERT_TRUE(first->count(line)) << "no '" << line << "' line in /proc/interrupts:\n" << vm->all_output();
+        EXPECT_NE(first->at(line).description.find("IO-APIC"), std::string::npos)
+            << line << ": " << first->at(line).description;
+        EXPECT_GT(first->at(line).count, 0u) << line;
+    }
+    EXPECT_NE(first->at("timer").description.find("IO-APIC 0-edge"), std::string::npos)
+        << "timer: " << first->at("timer").description;
+    EXPECT_NE(first->at("ttyS0").description.find("IO-APIC 4-edge"), std::string::npos)
+        << "ttyS0: " << first->at("ttyS0").description;
+    auto second = read_interrupts(*vm);
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_GT(second->at("ttyS0").count, first->at("ttyS0").count) << "typing raised no COM1 interrupts";
+
+    // Snapshot the shell, power it off, then reboot a restored copy of it.
+    const std::string state = _dir + "/state", memory = _dir + "/memory";
+    auto snap = take_snapshot(*vm, state, memory);
+    ASSERT_TRUE(snap) << snap.error().message();
+    ASSERT_TRUE(vm->api("PUT", "/vm/resume"));
+    ASSERT_TRUE(vm->send_line("poweroff -f"));
+    auto off = vm->wait_exit(Millis(60'000));
+    ASSERT_TRUE(off) << off.error().message() << "\n" << vm->all_output();
+    EXPECT_EQ(*off, 0) << "poweroff -f must end brood-vmm with exit code 0\n" << vm->all_output();
+
+    auto restored = restore(state, memory, "file", sub("restored"));
+    ASSERT_TRUE(restored) << restored.error().message();
+    auto again = restored->command("echo restored-$((6*7))", "restored-42", Millis(30'000));
+    ASSERT_TRUE(again) << again.error().message() << "\n" << restored->all_output();
+    ASSERT_TRUE(restored->send_line("reboot -f"));
+    auto reset = restored->wait_exit(Millis(60'000));
+    ASSERT_TRUE(reset) << reset.error().message() << "\n" << restored->all_output();
+    EXPECT_EQ(*reset, 3) << "reboot -f must end brood-vmm with the reset exit code\n" << restored->all_output();
+}
+
+TEST_F(LinuxBoot, PvhVmlinuxOneVcpu) { run({"vmlinux", 1}); }
+TEST_F(LinuxBoot, PvhVmlinuxTwoVcpus) { run({"vmlinux", 2}); }
+TEST_F(LinuxBoot, BzImageOneVcpu) { run({"vmlinuz", 1}); }
+TEST_F(LinuxBoot, BzImageTwoVcpus) { run({"vmlinuz", 2}); }
+
+} // namespace
+} // namespace brood::test
