@@ -62,6 +62,7 @@ int status_of(ErrorKind kind) {
     case ErrorKind::conflict: return 409;
     case ErrorKind::not_supported: return 501;
     case ErrorKind::timeout: return 504;
+    case ErrorKind::vmm_died: return 502;
     case ErrorKind::internal: return 500;
     }
     return 500;

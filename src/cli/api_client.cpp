@@ -11,6 +11,7 @@ int exit_code_for_status(int status) {
     case 404: return kNotFound;
     case 409: return kConflict;
     case 501: return kNotSupported;
+    case 502: return kVmmDied;
     case 504: return kTimeout;
     default: return kInternal;
     }

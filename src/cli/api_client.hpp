@@ -21,6 +21,7 @@ enum ExitCode : int {
     kNotSupported = 6, // 501
     kTimeout = 7,      // 504
     kUnreachable = 8,  // no daemon at the socket
+    kVmmDied = 9,      // 502: the VMM died during the operation
 };
 
 int exit_code_for_status(int status);

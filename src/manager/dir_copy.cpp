@@ -17,7 +17,8 @@ bool always_skipped(const std::string& rel) {
     if (rel == "logs" || rel == "metadata.json") return true;
     std::string name = fs::path(rel).filename().string();
     bool in_snapshots = rel.rfind("snapshots/", 0) == 0;
-    return in_snapshots && (name.rfind(".tmp-", 0) == 0 || name.rfind(".old-", 0) == 0 || name.rfind(".trash-", 0) == 0);
+    return in_snapshots && (name.rfind(".tmp-", 0) == 0 || name.rfind(".old-", 0) == 0 || name.rfind(".trash-", 0) == 0 ||
+                           name.rfind(".deleting-", 0) == 0);
 }
 
 // An absolute link into the source directory would tie the copy to it:

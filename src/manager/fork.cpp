@@ -70,8 +70,12 @@ OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& reque
                                " to capture its state again");
         plan.target = request.target_state.value_or(State::running);
         plan.copy_snapshot = plan.target != State::stopped;
-        plan.template_id = from_template->id;
-        if (plan.copy_snapshot) plan.link_memory_to = from_template->memory_path;
+        // A fork to Stopped gets no snapshot: like any Stopped instance it
+        // names no template and is not counted (it boots fresh).
+        if (plan.copy_snapshot) {
+            plan.template_id = from_template->id;
+            plan.link_memory_to = from_template->memory_path;
+        }
         plan.source = view.record;
         return plan;
     }
@@ -96,8 +100,11 @@ OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& reque
         return wrong_state("instance " + name + " is " + state_text(view.state) +
                            "; forks are made from Standby, Stopped or (with from_running) Running instances");
     }
-    plan.source = view_of(source, _layout).record;
-    plan.copy_snapshot = plan.target != State::stopped && snapshot_present(_layout, source.id);
+    // Only a Standby source (or a Running one, now in Standby) has a
+    // snapshot: a Stopped instance never has one.
+    InstanceView now = view_of(source, _layout);
+    plan.source = now.record;
+    plan.copy_snapshot = plan.target != State::stopped && now.state == State::standby;
     // A fork of a fork that still links a template's memory links it too,
     // so it counts for that template.
     if (plan.copy_snapshot && memory_is_link(_layout, source.id))
@@ -119,7 +126,9 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
         // the source's restore fails, and the source stays in Standby.
         if (auto restored = do_restore(source); !restored) {
             OpError e = restored.error();
-            e.message = "restore the source " + plan.source.name + " after forking (it stays in Standby): " + e.message;
+            // Its snapshot is intact unless its VMM died (it is then Failed).
+            e.message = "restore the source " + plan.source.name + " after forking" +
+                        (e.kind == ErrorKind::vmm_died ? "" : " (it stays in Standby)") + ": " + e.message;
             outcome.errors.push_back({plan.source.name, e});
         }
     }

@@ -24,7 +24,9 @@ InstanceView view_of(const Instance& instance, const Layout& layout) {
     // operation commits the new state.
     view.facts.vmm_alive = instance.vmm && (instance.expect_exit || !instance.vmm->poll_exit());
     view.facts.vmm_paused = instance.paused;
-    view.facts.snapshot_present = snapshot;
+    // A Stopped instance has no snapshot: files a guest that powered off
+    // left behind are never used (the next start or delete removes them).
+    view.facts.snapshot_present = snapshot && instance.record.state != State::stopped;
     view.state = derive_state(instance.record.state, view.facts);
     if (view.facts.vmm_alive) view.pid = instance.vmm->pid();
     if (view.state == State::failed) {

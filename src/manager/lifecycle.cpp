@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <utility>
 
 #include "manager/instance_lock.hpp"
 #include "manager/manager.hpp"
@@ -20,6 +21,7 @@ OpError classify_spawn_error(const Error& e) {
     switch (e.errno_value()) {
     case EINVAL: return OpError(ErrorKind::bad_request, "vmm_rejected_input", e.message());
     case ETIMEDOUT: return OpError(ErrorKind::timeout, "timeout", e.message());
+    case ECHILD: return OpError(ErrorKind::vmm_died, "vmm_died", e.message()); // exited before it was ready
     default: return OpError(e);
     }
 }
@@ -47,29 +49,45 @@ OpResult<void> Manager::do_start(Instance& instance) {
         return wrong_state("instance " + view.record.name + " is in Standby; restore it instead");
     default: return wrong_state("instance " + view.record.name + " is already " + state_text(view.state));
     }
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "start"; }));
+    // A cold boot makes any earlier standby snapshot meaningless: it is
+    // dropped, and with it the template a Failed template fork still named.
+    std::string released;
+    TRY(update_record(instance, [&](InstanceRecord& r) {
+        r.pending_op = "start";
+        released = std::exchange(r.template_id, "");
+    }));
     remove_sockets(instance.id);
-    // A cold boot makes any earlier standby snapshot meaningless.
-    std::error_code ec;
-    std::filesystem::remove_all(_layout.snapshots_dir(instance.id), ec);
+    auto dropped = forget_snapshot(instance, released);
+    if (!dropped) {
+        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op.clear(); });
+        return fail(dropped.error().context("start"));
+    }
     return spawn_vmm(instance, boot_args(_layout, view.record), "start", "");
 }
 
 OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
                                   const std::string& backend) {
     SpawnSpec spec{_config.vmm_binary, std::move(args), _layout.vmm_log(instance.id), _config.ready_timeout_ms};
-    auto spawned = VmmProcess::spawn(spec);
+    std::function<void(pid_t)> on_spawned;
+    if (_config.vmm_fault) on_spawned = [&](pid_t pid) { vmm_fault(VmmStep::spawned, instance, pid); };
+    auto spawned = VmmProcess::spawn(spec, on_spawned);
     if (!spawned) {
-        Error e = spawned.error();
+        OpError error = classify_spawn_error(spawned.error().context(op + " " + view_of(instance, _layout).record.name));
+        // A VMM that died before it was ready leaves the instance Failed;
+        // one that refused its input or never got ready leaves it as it was.
+        bool died = error.kind == ErrorKind::vmm_died;
         auto rolled_back = update_record(instance, [&](InstanceRecord& r) {
             r.pending_op.clear();
-            r.last_exit = ExitInfo{std::nullopt, std::nullopt, op + " failed: " + e.message(), now_rfc3339()};
+            r.last_exit = ExitInfo{std::nullopt, std::nullopt, op + " failed: " + spawned.error().message(),
+                                   now_rfc3339()};
+            if (died) r.state = State::failed;
         });
         remove_sockets(instance.id);
         if (!rolled_back) return fail(rolled_back.error());
-        return tl::unexpected(classify_spawn_error(e.context(op)));
+        return tl::unexpected(error);
     }
     auto vmm = *spawned;
+    vmm_fault(VmmStep::ready, instance, vmm->pid());
     {
         std::lock_guard lock(instance.mutex);
         instance.vmm = vmm;
@@ -88,6 +106,8 @@ OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> a
         return fail(committed.error());
     }
     _supervisor->watch(instance.id, vmm);
+    // Dead before the answer: the caller learns it now, not from a later GET.
+    if (vmm->poll_exit()) return tl::unexpected(vmm_died_during(instance, vmm, op));
     return {};
 }
 
@@ -139,10 +159,14 @@ OpResult<void> Manager::do_stop(Instance& instance, int timeout_ms) {
     }
     terminate_vmm(instance, timeout_ms);
     std::optional<ExitStatus> status = vmm ? vmm->exit_status() : std::nullopt;
+    // A Stopped instance has no snapshot and names no template (docs/api.md,
+    // "States"): the record says so first, then the files follow.
+    std::string released;
     TRY(update_record(instance, [&](InstanceRecord& r) {
         r.state = State::stopped;
         r.pending_op.clear();
         r.vmm_pid = 0;
+        released = std::exchange(r.template_id, "");
         ExitInfo e{std::nullopt, std::nullopt, "stopped by request", now_rfc3339()};
         if (status) {
             e.exit_code = status->code;
@@ -150,7 +174,18 @@ OpResult<void> Manager::do_stop(Instance& instance, int timeout_ms) {
         }
         r.last_exit = e;
     }));
+    if (auto dropped = forget_snapshot(instance, released); !dropped) return fail(dropped.error().context("stop"));
     return {};
+}
+
+Result<void> Manager::forget_snapshot(Instance& instance, const std::string& released_template) {
+    auto dropped = drop_snapshot(_layout, instance.id);
+    // The count follows the record, which no longer names the template,
+    // even if the files could not all be removed (a Stopped instance's
+    // leftover snapshot is never used, and the next start, delete or
+    // daemon start removes it).
+    if (!released_template.empty()) (void)_templates.add_forks(released_template, -1);
+    return dropped;
 }
 
 OpResult<InstanceView> Manager::standby(const std::string& ref) {
@@ -180,6 +215,13 @@ OpResult<void> Manager::do_standby(Instance& instance) {
         (void)update_record(instance, [](InstanceRecord& r) { r.pending_op.clear(); });
         return internal("remove the old snapshot: " + removed_ec.message());
     }
+    std::shared_ptr<VmmProcess> vmm;
+    {
+        std::lock_guard lock(instance.mutex);
+        vmm = instance.vmm;
+    }
+    // A control call failed: was it because the VMM is gone?
+    auto died = [&] { return vmm && vmm->wait_exit(1'000); };
     auto roll_back = [&](bool resume) {
         if (resume) {
             if (VmmControl(_layout.control_socket(instance.id)).resume()) {
@@ -191,24 +233,34 @@ OpResult<void> Manager::do_standby(Instance& instance) {
     };
     VmmControl control(_layout.control_socket(instance.id));
     bool we_paused = !view.facts.vmm_paused;
+    pid_t pid = vmm ? vmm->pid() : 0;
     if (we_paused) {
+        vmm_fault(VmmStep::standby_pause, instance, pid);
         auto paused = control.pause();
         if (!paused) {
             roll_back(false);
+            if (died()) return tl::unexpected(vmm_died_during(instance, vmm, "standby"));
             return fail(paused.error().context("standby"));
         }
         std::lock_guard lock(instance.mutex);
         instance.paused = true;
     }
     auto staged = stage_snapshot_dir(_layout, instance.id);
+    if (staged) vmm_fault(VmmStep::standby_snapshot, instance, pid);
     Result<void> written =
         staged ? control.snapshot(*staged + "/state", *staged + "/memory", _config.snapshot_timeout_ms, diff)
                : Result<void>(tl::unexpected(staged.error()));
+    // Once the VMM has written the snapshot it is no longer needed: a death
+    // from here on does not fail the standby.
+    if (written) vmm_fault(VmmStep::standby_install, instance, pid);
+    bool snapshot_failed = !written;
     if (written) written = install_snapshot(_layout, instance.id, *staged);
     if (!written) {
         std::error_code ec;
         if (staged) std::filesystem::remove_all(*staged, ec);
-        roll_back(we_paused);
+        bool dead = snapshot_failed && died();
+        roll_back(we_paused && !dead);
+        if (dead) return tl::unexpected(vmm_died_during(instance, vmm, "standby"));
         return fail(written.error().context("standby"));
     }
     terminate_vmm(instance, 0);
@@ -278,36 +330,6 @@ OpResult<InstanceView> Manager::resume(const std::string& ref) {
         TRY(update_record(instance, [](InstanceRecord& r) { r.state = State::running; }));
         return view_of(instance, _layout);
     });
-}
-
-void Manager::settle(const std::shared_ptr<Instance>& instance) const {
-    std::shared_ptr<VmmProcess> vmm;
-    {
-        std::lock_guard lock(instance->mutex);
-        if (!instance->vmm || instance->expect_exit || !instance->vmm->poll_exit()) return;
-        vmm = instance->vmm;
-    }
-    on_vmm_exit(instance->id, vmm);
-}
-
-void Manager::on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm) const {
-    auto instance = _registry.find(id);
-    if (!instance) return;
-    std::lock_guard lock(instance->mutex);
-    if (instance->vmm != vmm || instance->expect_exit || instance->removed) return;
-    instance->vmm.reset();
-    instance->paused = false;
-    ExitStatus status = vmm->exit_status().value_or(ExitStatus{});
-    InstanceRecord next = instance->record;
-    std::string reason = status.describe();
-    std::string line = last_log_line(_layout.vmm_log(id));
-    if (!line.empty()) reason += ": " + line;
-    next.last_exit = ExitInfo{status.code, status.signal, reason, now_rfc3339()};
-    next.state = status.code == 0 ? State::stopped : State::failed;
-    next.vmm_pid = 0;
-    next.updated_at = now_rfc3339();
-    if (save_record(_layout.metadata(id), next)) instance->record = std::move(next);
-    remove_sockets(id);
 }
 
 } // namespace brood::manager

@@ -19,6 +19,7 @@
 #include "manager/registry.hpp"
 #include "manager/supervisor.hpp"
 #include "manager/templates.hpp"
+#include "manager/vmm_steps.hpp"
 
 namespace brood::manager {
 
@@ -37,6 +38,8 @@ struct ManagerConfig {
     int fork_concurrency = 4;
     // Tests only: fails chosen steps of a fork (fork_steps.hpp).
     ForkFaultHook fork_fault;
+    // Tests only: called at the steps where a VMM may die (vmm_steps.hpp).
+    VmmFaultHook vmm_fault;
 };
 
 // What a fork request made (docs/manager.md, "Forks and templates"). Forks
@@ -131,6 +134,14 @@ private:
     [[nodiscard]] Result<void> reconcile();
     void reconcile_instance(const std::shared_ptr<Instance>& instance, pid_t live_pid);
     void on_vmm_exit(const std::string& id, const std::shared_ptr<VmmProcess>& vmm) const;
+    // Records the exit of `vmm` (Failed, or Stopped after a power-off) unless
+    // an operation is ending it on purpose or it was recorded already.
+    void record_exit(Instance& instance, const std::shared_ptr<VmmProcess>& vmm) const;
+    // `vmm` ended during `op`, which needed it: records the exit and returns
+    // 502 vmm_died with the exit reason.
+    [[nodiscard]] OpError vmm_died_during(Instance& instance, const std::shared_ptr<VmmProcess>& vmm,
+                                          const std::string& op) const;
+    void vmm_fault(VmmStep step, const Instance& instance, pid_t pid) const;
     // Records a VMM exit the supervisor has not handled yet, so no caller
     // sees a state between "VMM gone" and "exit recorded".
     void settle(const std::shared_ptr<Instance>& instance) const;
@@ -157,6 +168,9 @@ private:
     OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
     OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
                              const std::string& backend);
+    // Drops the instance's snapshot (snapshot_files.hpp) and gives back the
+    // fork count of the template its record stopped naming, if any.
+    [[nodiscard]] Result<void> forget_snapshot(Instance& instance, const std::string& released_template);
     // Stops the VMM (graceful first when `graceful_ms` > 0), waits, and forgets it.
     void terminate_vmm(Instance& instance, int graceful_ms);
     void remove_sockets(const std::string& id) const;
@@ -168,7 +182,9 @@ private:
     ManagerConfig _config;
     Layout _layout;
     Registry _registry;
-    Templates _templates{_layout};
+    // Mutable: recording a VMM exit (also from const lookups) gives back the
+    // fork count of a template fork whose guest powered off.
+    mutable Templates _templates{_layout};
     Metrics _metrics;
     ReconcileReport _report;
     std::unique_ptr<Supervisor> _supervisor;

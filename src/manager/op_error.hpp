@@ -11,7 +11,9 @@
 
 namespace brood::manager {
 
-enum class ErrorKind { bad_request, not_found, conflict, not_supported, timeout, internal };
+// vmm_died: the instance's VMM ended while an operation needed it (the
+// instance is then Failed, or Stopped if its guest powered off).
+enum class ErrorKind { bad_request, not_found, conflict, not_supported, timeout, vmm_died, internal };
 
 struct OpError {
     ErrorKind kind = ErrorKind::internal;
@@ -53,6 +55,9 @@ inline tl::unexpected<OpError> not_supported(std::string message) {
 }
 inline tl::unexpected<OpError> timed_out(std::string message) {
     return op_fail(ErrorKind::timeout, "timeout", std::move(message));
+}
+inline tl::unexpected<OpError> vmm_died(std::string message) {
+    return op_fail(ErrorKind::vmm_died, "vmm_died", std::move(message));
 }
 inline tl::unexpected<OpError> internal(std::string message) {
     return op_fail(ErrorKind::internal, "internal", std::move(message));

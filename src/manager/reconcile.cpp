@@ -140,6 +140,13 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
     if (r.state == State::failed && pending == "standby" && !r.last_exit)
         r.last_exit = ExitInfo{std::nullopt, std::nullopt, "vmm lost during standby", now_rfc3339()};
     if (r.state == State::failed) ++_report.marked_failed;
+    // A Stopped instance has no snapshot and names no template: a stop that
+    // died between its record and its files, or a guest that powered off,
+    // may have left them (the fork counts are recounted below).
+    if (r.state == State::stopped || r.state == State::created) {
+        (void)drop_snapshot(_layout, id); // a failure leaves files that are never used
+        r.template_id.clear();
+    }
     if (!vmm) {
         r.vmm_pid = 0;
         remove_sockets(id);

@@ -51,6 +51,18 @@ Result<void> install_snapshot(const Layout& layout, const std::string& id, const
     return {};
 }
 
+Result<void> drop_snapshot(const Layout& layout, const std::string& id) {
+    std::error_code ec;
+    std::string root = layout.snapshots_dir(id);
+    if (!fs::exists(fs::symlink_status(root, ec))) return {};
+    std::string latest = layout.snapshot_dir(id);
+    if (fs::exists(fs::symlink_status(latest, ec)))
+        TRY(rename_durable(latest, root + "/.deleting-" + new_id()));
+    fs::remove_all(root, ec);
+    if (ec) return fail("remove " + root + ": " + ec.message());
+    return {};
+}
+
 void recover_snapshot_dirs(const Layout& layout, const std::string& id) {
     std::error_code ec;
     std::string root = layout.snapshots_dir(id);
@@ -65,7 +77,9 @@ void recover_snapshot_dirs(const Layout& layout, const std::string& id) {
             if (rename_durable(path.string(), latest)) have_latest = true;
             continue;
         }
-        if (!starts_with(name, ".tmp-") && !starts_with(name, ".old-") && !starts_with(name, ".trash-")) continue;
+        if (!starts_with(name, ".tmp-") && !starts_with(name, ".old-") && !starts_with(name, ".trash-") &&
+            !starts_with(name, ".deleting-"))
+            continue;
         // A VMM may still be writing into a staging directory (its snapshot
         // call outlived the daemon): move it away first, so the VMM's later
         // creates and renames by path fail instead of refilling it.

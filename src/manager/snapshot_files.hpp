@@ -15,8 +15,14 @@ namespace brood::manager {
 // snapshot-latest is moved aside first and removed last, so a crash leaves
 // a complete snapshot-latest or one recover_snapshot_dirs() can put back.
 [[nodiscard]] Result<void> install_snapshot(const Layout& layout, const std::string& id, const std::string& staged);
-// After a crash: drops staging directories (.tmp-*, .trash-*) and, when
-// snapshot-latest is missing, puts a moved-aside one (.old-*) back.
+// Removes the instance's snapshot for good: snapshot-latest is renamed to
+// snapshots/.deleting-<rand> first (durably), then everything under
+// snapshots/ is removed, so a crash leaves the snapshot whole or gone, never
+// half-deleted. Nothing to do when there is no snapshots/ directory.
+[[nodiscard]] Result<void> drop_snapshot(const Layout& layout, const std::string& id);
+// After a crash: drops staging and doomed directories (.tmp-*, .trash-*,
+// .deleting-*) and, when snapshot-latest is missing, puts a moved-aside one
+// (.old-*) back.
 void recover_snapshot_dirs(const Layout& layout, const std::string& id);
 
 } // namespace brood::manager

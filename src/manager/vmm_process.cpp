@@ -93,7 +93,8 @@ std::string last_log_line(const std::string& path) {
     return last;
 }
 
-Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec) {
+Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
+                                                     const std::function<void(pid_t)>& on_spawned) {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno("pipe2");
     UniqueFd ready_read(pipe_fds[0]);
@@ -136,6 +137,7 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec) {
         return fail(pidfd.error());
     }
     auto process = std::make_shared<VmmProcess>(pid, std::move(*pidfd), true);
+    if (on_spawned) on_spawned(pid);
 
     ReadyResult ready = wait_ready(ready_read.get(), spec.ready_timeout_ms);
     if (ready == ReadyResult::ready) return process;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,7 +36,10 @@ public:
     // Starts the VMM in its own session with `--ready-fd N` appended, and
     // waits for "ready". On failure the process is gone and the error holds
     // its exit status and the last line it logged.
-    static Result<std::shared_ptr<VmmProcess>> spawn(const SpawnSpec& spec);
+    // `on_spawned` (tests only) is called once the process exists, before
+    // it is ready.
+    static Result<std::shared_ptr<VmmProcess>> spawn(const SpawnSpec& spec,
+                                                     const std::function<void(pid_t)>& on_spawned = {});
     // Takes over a running VMM that is not our child.
     static Result<std::shared_ptr<VmmProcess>> adopt(pid_t pid);
 

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,12 +15,16 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "api/routes.hpp"
 #include "common/http/client.hpp"
+#include "common/http/server.hpp"
+#include "manager/manager.hpp"
 #include "manager/process_scan.hpp"
 
 extern char** environ;
@@ -52,6 +58,14 @@ int free_tcp_port() {
     return ntohs(addr.sin_port);
 }
 
+struct Daemon::InProcess {
+    std::unique_ptr<manager::Manager> manager;
+    std::optional<http::Server> server;
+    ~InProcess() {
+        if (server) server->stop();
+    }
+};
+
 Daemon::Daemon() {
     char tmpl[] = "/tmp/brood-it-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -66,7 +80,10 @@ Daemon::~Daemon() {
     std::string text((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
     for (const char* marker : {"ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"})
         if (text.find(marker) != std::string::npos) ADD_FAILURE() << "broodd sanitizer report:\n" << text;
-    for (const auto& [id, pid] : vmm_processes(guests_dir())) ::kill(pid, SIGKILL);
+    for (const auto& [id, pid] : vmm_processes(guests_dir())) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0); // reaps the VMMs of an in-process daemon (ECHILD for others)
+    }
     std::error_code ec;
     if (::testing::Test::HasFailure() && std::getenv("BROOD_KEEP_FAILED")) return;
     fs::remove_all(_dir, ec);
@@ -100,7 +117,35 @@ void Daemon::start(const std::vector<std::string>& extra_args) {
     FAIL() << "broodd did not answer within 30 s";
 }
 
+void Daemon::start_in_process(manager::VmmFaultHook vmm_fault) {
+    manager::ManagerConfig config;
+    config.data_dir = data_dir();
+    config.vmm_binary = vmm_binary();
+    config.vmm_fault = std::move(vmm_fault);
+    auto opened = manager::Manager::open(config);
+    ASSERT_TRUE(opened) << opened.error().message();
+    _in_process = std::make_unique<InProcess>();
+    _in_process->manager = std::move(*opened);
+    auto server = http::Server::listen_unix(_socket, 0600);
+    ASSERT_TRUE(server) << server.error().message();
+    _in_process->server.emplace(std::move(*server));
+    ASSERT_TRUE(_in_process->server->start(api::make_router(*_in_process->manager)));
+}
+
+void kill9_and_wait(pid_t pid) {
+    // Its pidfd turns readable once every thread has exited (the process
+    // is then a zombie, or gone): what the daemon's own pidfd sees.
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    ::kill(pid, SIGKILL);
+    if (fd < 0) return; // already gone
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 10'000);
+    ::close(fd);
+    if (ready != 1) ADD_FAILURE() << "vmm " << pid << " survived SIGKILL";
+}
+
 void Daemon::kill9() {
+    _in_process.reset();
     if (_pid <= 0) return;
     ::kill(_pid, SIGKILL);
     ::waitpid(_pid, nullptr, 0);
@@ -180,6 +225,11 @@ void expect_consistent(const Daemon& d) {
         if (state == "Standby") {
             EXPECT_TRUE(fs::exists(snaps + "/snapshot-latest/state"));
             EXPECT_TRUE(fs::exists(snaps + "/snapshot-latest/memory"));
+        }
+        if (state == "Stopped") { // a Stopped instance has no snapshot and names no template
+            EXPECT_FALSE(inst.value("snapshot_present", true)) << inst.dump();
+            EXPECT_TRUE(inst["template_id"].is_null()) << inst.dump();
+            EXPECT_FALSE(fs::exists(snaps + "/snapshot-latest")) << "a Stopped instance keeps " << snaps;
         }
         std::error_code ec;
         for (const auto& e : fs::directory_iterator(snaps, ec))

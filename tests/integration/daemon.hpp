@@ -5,10 +5,13 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "manager/vmm_steps.hpp"
 
 namespace brood::testing {
 
@@ -39,6 +42,10 @@ public:
 
     // Starts broodd and waits until it answers. Extra flags are appended.
     void start(const std::vector<std::string>& extra_args = {});
+    // Serves the same API from this process instead (its Manager and router,
+    // on the same socket), with a hook at the steps where a VMM may die
+    // (manager/vmm_steps.hpp). The VMMs are this process's children.
+    void start_in_process(manager::VmmFaultHook vmm_fault);
     void kill9();
     void terminate(); // SIGTERM, wait
     pid_t pid() const { return _pid; }
@@ -64,10 +71,17 @@ public:
     std::string log() const;
 
 private:
+    struct InProcess;
+
     std::string _dir;
     std::string _socket;
     pid_t _pid = -1;
+    std::unique_ptr<InProcess> _in_process;
 };
+
+// Kills a VMM with SIGKILL and waits until it is dead (a zombie, left for
+// its parent to reap, or gone).
+void kill9_and_wait(pid_t pid);
 
 // Checks that GET /instances, the VMM processes, the directories and the
 // template fork counts agree (gtest expectations).

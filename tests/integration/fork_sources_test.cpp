@@ -84,3 +84,88 @@ TEST_F(Forks, RunningSourceIsForkedOnlyWithFromRunningAndBothRun) {
     EXPECT_EQ(daemon.console("orig", "count", "count"), "count 3\n");
     expect_consistent(daemon);
 }
+
+// A Stopped instance has no snapshot: stop drops the one an earlier standby
+// left, so a fork of it boots fresh, whatever its target state.
+TEST_F(Forks, StoppedSourceWithAnEarlierSnapshotGivesAFreshFork) {
+    running("a");
+    EXPECT_EQ(daemon.console("a", "count", "count"), "count 1\n");
+    EXPECT_EQ(daemon.console("a", "count", "count"), "count 2\n");
+    ASSERT_EQ(daemon.call("POST", "/instances/a/standby").status, 200);
+    ASSERT_EQ(daemon.call("POST", "/instances/a/restore").status, 200);
+    EXPECT_EQ(daemon.console("a", "count", "count"), "count 3\n");
+    auto stopped = daemon.call("POST", "/instances/a/stop", {{"timeout_ms", 100}});
+    ASSERT_EQ(stopped.status, 200) << stopped.text;
+    EXPECT_FALSE(stopped.body.value("snapshot_present", true)) << stopped.text;
+    EXPECT_FALSE(fs::exists(daemon.guests_dir() + "/" + id_of("a") + "/snapshots")) << "stop drops the snapshot";
+    expect_consistent(daemon);
+
+    auto b = daemon.call("POST", "/instances/a/fork", {{"name", "b"}, {"target_state", "Running"}});
+    ASSERT_EQ(b.status, 201) << b.text;
+    EXPECT_EQ(b.body["state"], "Running");
+    EXPECT_FALSE(b.body.value("snapshot_present", true)) << b.text;
+    EXPECT_EQ(b.body.value("restore_backend", "?"), "") << "booted, not restored: " << b.text;
+    ASSERT_TRUE(daemon.wait_guest_ready("b"));
+    EXPECT_EQ(daemon.console("b", "count", "count"), "count 1\n") << "a fresh boot, not the stale state";
+    auto cold = daemon.call("POST", "/instances/a/fork", {{"name", "c"}});
+    ASSERT_EQ(cold.status, 201) << cold.text;
+    EXPECT_EQ(cold.body["state"], "Stopped");
+    ASSERT_EQ(daemon.call("POST", "/instances/c/start").status, 200);
+    ASSERT_TRUE(daemon.wait_guest_ready("c"));
+    EXPECT_EQ(daemon.console("c", "count", "count"), "count 1\n");
+    // The source itself boots fresh too.
+    ASSERT_EQ(daemon.call("POST", "/instances/a/restore").body.value("code", ""), "wrong_state");
+    size_t from = daemon.log_size("a");
+    ASSERT_EQ(daemon.call("POST", "/instances/a/start").status, 200);
+    ASSERT_TRUE(daemon.wait_guest_ready("a", from));
+    EXPECT_EQ(daemon.console("a", "count", "count"), "count 1\n");
+    expect_consistent(daemon);
+}
+
+// A template fork that is stopped drops its memory link and is no longer a
+// live fork of its template: the count, the guard and its forks agree.
+TEST_F(Forks, StoppedTemplateForkReleasesItsTemplateAndForksFresh) {
+    make_template();
+    EXPECT_EQ(fork_count(), 0);
+    auto f = fork_template({{"name", "f"}});
+    ASSERT_EQ(f.size(), 1u);
+    std::string f_id = f[0]["id"];
+    EXPECT_EQ(fork_count(), 1);
+    EXPECT_TRUE(is_symlink(memory_of(f_id)));
+    EXPECT_EQ(daemon.console("f", "count", "count"), "count 2\n");
+    expect_conflict(daemon.call("DELETE", "/templates/tpl"), "in_use", "1 live fork");
+    expect_consistent(daemon);
+
+    auto stopped = daemon.call("POST", "/instances/f/stop", {{"timeout_ms", 100}});
+    ASSERT_EQ(stopped.status, 200) << stopped.text;
+    EXPECT_TRUE(stopped.body["template_id"].is_null()) << stopped.text;
+    EXPECT_FALSE(stopped.body.value("snapshot_present", true));
+    EXPECT_FALSE(fs::exists(fs::symlink_status(memory_of(f_id)))) << "the memory link is gone";
+    EXPECT_EQ(fork_count(), 0) << "a Stopped fork no longer maps the template's memory";
+    expect_consistent(daemon);
+
+    auto g = daemon.call("POST", "/instances/f/fork", {{"name", "g"}, {"target_state", "Running"}});
+    ASSERT_EQ(g.status, 201) << g.text;
+    EXPECT_EQ(g.body["state"], "Running");
+    EXPECT_TRUE(g.body["template_id"].is_null()) << g.text;
+    EXPECT_FALSE(fs::exists(fs::symlink_status(memory_of(g.body["id"])))) << "no memory link";
+    EXPECT_EQ(fork_count(), 0);
+    ASSERT_TRUE(daemon.wait_guest_ready("g"));
+    EXPECT_EQ(daemon.console("g", "count", "count"), "count 1\n") << "a fresh boot";
+    // A template fork made straight to Stopped has no snapshot either.
+    auto cold = fork_template({{"name", "cold"}, {"target_state", "Stopped"}});
+    ASSERT_EQ(cold.size(), 1u);
+    EXPECT_TRUE(cold[0]["template_id"].is_null()) << cold[0].dump();
+    EXPECT_EQ(fork_count(), 0);
+    expect_consistent(daemon);
+
+    // The count survives a daemon restart (it is recounted from the records).
+    daemon.kill9();
+    daemon.start();
+    EXPECT_EQ(fork_count(), 0);
+    EXPECT_EQ(state_of("f"), "Stopped");
+    EXPECT_TRUE(daemon.call("GET", "/instances/f").body["template_id"].is_null());
+    expect_consistent(daemon);
+    // No live forks: the template can go.
+    EXPECT_EQ(daemon.call("DELETE", "/templates/tpl").status, 204);
+}

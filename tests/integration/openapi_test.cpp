@@ -153,6 +153,48 @@ TEST_F(Broodd, OpenApiOperationsAnswerWithDocumentedShapes) {
                  daemon.call("POST", "/instances/dup/console", {{"input", "ping"}, {"until", "x"}, {"timeout_ms", 100}}));
 }
 
+// 502 vmm_died, from a VMM killed at a named step, has the documented shape
+// for every operation that can answer it.
+TEST(OpenApi, VmmDeathAnswersAreDocumented) {
+    if (!have_kvm()) GTEST_SKIP() << "needs /dev/kvm (read-write) to run brood-vmm";
+    json spec = load_spec();
+    std::string victim;
+    brood::manager::VmmStep at = brood::manager::VmmStep::spawned;
+    Daemon daemon;
+    daemon.start_in_process([&](brood::manager::VmmStep step, const std::string& name, pid_t pid) {
+        if (step != at || name != victim) return;
+        victim.clear();
+        kill9_and_wait(pid);
+    });
+    auto kill_at = [&](brood::manager::VmmStep step, const std::string& name) {
+        at = step;
+        victim = name;
+    };
+    auto check_died = [&](const std::string& operation, const Reply& reply) {
+        EXPECT_EQ(reply.status, 502) << operation << ": " << reply.text;
+        check_answer(spec, operation, reply);
+    };
+    daemon.create("oa");
+    kill_at(brood::manager::VmmStep::spawned, "oa");
+    check_died("POST /instances/{id}/start", daemon.call("POST", "/instances/oa/start"));
+    ASSERT_EQ(daemon.call("POST", "/instances/oa/start").status, 200);
+    kill_at(brood::manager::VmmStep::standby_snapshot, "oa");
+    check_died("POST /instances/{id}/standby", daemon.call("POST", "/instances/oa/standby"));
+    ASSERT_EQ(daemon.call("POST", "/instances/oa/start").status, 200);
+    ASSERT_EQ(daemon.call("POST", "/instances/oa/standby").status, 200);
+    kill_at(brood::manager::VmmStep::ready, "oa");
+    check_died("POST /instances/{id}/restore", daemon.call("POST", "/instances/oa/restore"));
+    ASSERT_EQ(daemon.call("POST", "/instances/oa/start").status, 200);
+    kill_at(brood::manager::VmmStep::spawned, "oa-copy");
+    check_died("POST /instances/{id}/fork",
+               daemon.call("POST", "/instances/oa/fork", {{"name", "oa-copy"}, {"from_running", true}}));
+    ASSERT_EQ(daemon.call("POST", "/instances/oa/standby").status, 200);
+    ASSERT_EQ(daemon.call("POST", "/templates", {{"instance", "oa"}, {"name", "oa-t"}}).status, 201);
+    kill_at(brood::manager::VmmStep::ready, "oa-f");
+    check_died("POST /templates/{id}/fork", daemon.call("POST", "/templates/oa-t/fork", {{"name", "oa-f"}}));
+    expect_consistent(daemon);
+}
+
 TEST(YamlLite, ParsesTheSubset) {
     json j = parse_yaml_lite("a: 1\nb:\n  - x\n  - name: y\n    in: path\n  - [p, 'q r']\nc: 'd: e' # comment\n"
                              "'200':\n  description: ok\nempty: {}\n");
