@@ -8,11 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <fstream>
-
-extern char** environ;
 
 namespace brood::manager {
 
@@ -125,8 +124,12 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec) {
     for (auto& s : argv_strings) argv.push_back(s.data());
     argv.push_back(nullptr);
 
+    // A fixed environment: nothing of the daemon's (BROOD_TOKEN, proxies,
+    // locale) reaches the VMM.
+    std::string path_var = std::string("PATH=") + kVmmPath;
+    std::array<char*, 2> envp{path_var.data(), nullptr};
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), environ);
+    int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), envp.data());
     if (rc != 0) return fail(Error::from_errno("spawn " + spec.binary, rc));
     ready_write.reset();
     auto pidfd = pidfd_open(pid);
