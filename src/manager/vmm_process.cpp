@@ -108,6 +108,8 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec) {
     ::posix_spawn_file_actions_addopen(&sa.actions, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::posix_spawn_file_actions_adddup2(&sa.actions, 1, 2);
     ::posix_spawn_file_actions_adddup2(&sa.actions, ready_write.get(), kChildReadyFd);
+    // Descriptors broodd inherited without O_CLOEXEC stop here too.
+    ::posix_spawn_file_actions_addclosefrom_np(&sa.actions, kChildReadyFd + 1);
     // Own session: a dying daemon (or its terminal) takes no VMM with it.
     ::posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     sigset_t empty, all;
