@@ -277,3 +277,15 @@ TEST_F(HttpServer, ThrowingObserverIs500AndServerKeepsServing) {
     ASSERT_TRUE(ok) << ok.error().message();
     EXPECT_EQ(ok->status, 200);
 }
+
+TEST_F(HttpServer, InvalidUtf8BodyIs400WithAJsonAnswer) {
+    serve();
+    Client c = client();
+    auto r = c.request("PUT", "/vm/echo", "{\"state_path\":\"\xff\xfe\"}");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 400);
+    EXPECT_EQ(nlohmann::json::parse(r->body)["code"], "bad_request") << r->body;
+    auto again = c.request("GET", "/vm");
+    ASSERT_TRUE(again) << again.error().message();
+    EXPECT_EQ(again->status, 200);
+}
