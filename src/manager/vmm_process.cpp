@@ -11,7 +11,8 @@
 #include <array>
 #include <chrono>
 #include <cstring>
-#include <fstream>
+
+#include "common/read_file.hpp"
 
 namespace brood::manager {
 
@@ -85,11 +86,10 @@ std::string ExitStatus::describe() const {
 }
 
 std::string last_log_line(const std::string& path) {
-    std::ifstream in(path);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    return last;
+    std::string tail = read_file_tail(path, 64 * 1024).value_or("");
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    size_t nl = tail.rfind('\n');
+    return nl == std::string::npos ? tail : tail.substr(nl + 1);
 }
 
 Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec) {
