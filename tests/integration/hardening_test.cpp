@@ -1,14 +1,18 @@
-// What a running daemon and its VMMs hold: no descriptor survives an exec,
-// no daemon secret reaches a VMM.
+// A running daemon and its VMMs: no descriptor survives an exec, no daemon
+// secret reaches a VMM, and bytes that are not UTF-8 get an answer.
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "common/unique_fd.hpp"
 #include "fixture.hpp"
 
 using namespace brood::testing;
@@ -99,4 +103,41 @@ TEST_F(BrooddWithToken, VmmEnvironmentHasNoDaemonSecret) {
     std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(env.find("s3cret-daemon-token"), std::string::npos);
     EXPECT_EQ(env, std::string("PATH=/usr/sbin:/usr/bin:/sbin:/bin") + '\0');
+}
+
+namespace {
+
+// Sends raw bytes on a unix socket; what comes back before the server closes.
+std::string raw_exchange(const std::string& path, const std::string& data) {
+    brood::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return "";
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+    timeval tv{5, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) return "";
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+} // namespace
+
+TEST_F(Broodd, InvalidUtf8InPathsIsAnsweredByDaemonAndVmm) {
+    std::string id = running("utf");
+    const std::string request = "GET /instances/\xff\xfe HTTP/1.1\r\nConnection: close\r\n\r\n";
+    std::string daemon_answer = raw_exchange(daemon.socket(), request);
+    EXPECT_EQ(daemon_answer.rfind("HTTP/1.1 404 ", 0), 0u) << daemon_answer;
+    std::string vmm_socket = daemon.data_dir() + "/guests/" + id + "/control.sock";
+    std::string vmm_answer = raw_exchange(vmm_socket, "GET /vm/\xff HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(vmm_answer.rfind("HTTP/1.1 404 ", 0), 0u) << vmm_answer;
+    // Both keep serving, and the guest keeps running.
+    EXPECT_EQ(daemon.call("GET", "/instances/utf").status, 200);
+    EXPECT_EQ(state_of("utf"), "Running");
+    auto pong = daemon.call("POST", "/instances/utf/console", {{"input", "ping"}, {"until", "pong"}});
+    EXPECT_EQ(pong.status, 200) << pong.text;
 }
