@@ -110,6 +110,7 @@ void Server::Impl::accept_ready() {
 void Server::Impl::admit(UniqueFd fd) {
     auto owned = std::make_unique<ServerConnection>(std::move(fd));
     owned->conn.set_cancel_fd(stop_event.get());
+    if (connection_count() >= options.max_connections) take_returned(); // those are idle, not busy
     if (connection_count() >= options.max_connections && !evict_oldest()) {
         send_now(owned->conn, error(503, "busy", "too many connections"));
         return;
