@@ -11,12 +11,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include <CLI/CLI.hpp>
 
 #include "api/routes.hpp"
 #include "common/http/server.hpp"
+#include "common/read_file.hpp"
 #include "common/unique_fd.hpp"
 
 namespace fs = std::filesystem;
@@ -58,10 +58,8 @@ bool someone_listens(const std::string& path) {
 
 std::string read_token(const Options& o) {
     if (!o.token_file.empty()) {
-        std::ifstream in(o.token_file);
-        std::string token;
-        std::getline(in, token);
-        return token;
+        std::string token = brood::read_file(o.token_file, 4096).value_or("");
+        return token.substr(0, token.find('\n'));
     }
     const char* env = std::getenv("BROOD_TOKEN");
     return env ? env : "";

@@ -82,9 +82,12 @@ Response console(manager::Manager& m, const Request& r) {
         json j{{"code", "timeout"},
                {"message", "\"" + until + "\" did not appear within " + std::to_string(timeout) + " ms"},
                {"output", result->output}};
+        if (result->truncated) j["truncated"] = true;
         return http::json(504, j);
     }
-    return http::json(200, {{"output", result->output}});
+    json j{{"output", result->output}};
+    if (result->truncated) j["truncated"] = true;
+    return http::json(200, j);
 }
 
 } // namespace

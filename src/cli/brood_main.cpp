@@ -10,6 +10,7 @@
 #include "cli/context.hpp"
 #include "cli/fork_commands.hpp"
 #include "cli/table.hpp"
+#include "cli/terminal_text.hpp"
 
 using namespace brood::cli;
 using nlohmann::json;
@@ -106,17 +107,23 @@ public:
         return worst;
     }
 
-    int logs(const std::string& ref, bool follow, int tail) {
+    // Guest bytes are escaped (see terminal_text.hpp) unless `raw`.
+    int logs(const std::string& ref, bool follow, int tail, bool raw) {
         std::string path = path_of(ref, "/logs") + "?follow=" + (follow ? "true" : "false");
         if (tail >= 0) path += "&tail=" + std::to_string(tail);
-        return client().stream(path, [](std::string_view data) {
-            std::fwrite(data.data(), 1, data.size(), stdout);
+        TerminalEscaper escaper;
+        int code = client().stream(path, [&](std::string_view data) {
+            std::string safe = raw ? std::string(data) : escaper.feed(data);
+            std::fwrite(safe.data(), 1, safe.size(), stdout);
             std::fflush(stdout);
             return true;
         });
+        if (!raw) std::fputs(escaper.finish().c_str(), stdout);
+        return code;
     }
 
-    int console(const std::string& ref, const std::string& input, const std::string& until, int timeout_ms) {
+    int console(const std::string& ref, const std::string& input, const std::string& until, int timeout_ms,
+                bool raw) {
         json body{{"input", input}, {"until", until}, {"timeout_ms", timeout_ms}};
         Answer a;
         int code = client().call("POST", path_of(ref, "/console"), &body, a, timeout_ms + 30'000);
@@ -124,7 +131,7 @@ public:
             if (_g.json_output && a.body.is_object())
                 std::cout << a.body.dump(2) << "\n";
             else if (a.body.is_object())
-                std::cout << a.body.value("output", "");
+                std::cout << (raw ? a.body.value("output", "") : escape_for_terminal(a.body.value("output", "")));
         }
         return code;
     }
@@ -193,7 +200,9 @@ int main(int argc, char** argv) {
     logs->add_option("instance", ref, "id or name")->required();
     logs->add_flag("--follow,-f", follow, "keep printing new output while the VM runs");
     logs->add_option("--tail,-n", tail, "only the last N lines");
-    logs->callback([&] { result = cli.logs(ref, follow, tail); });
+    bool raw = false;
+    logs->add_flag("--raw", raw, "print guest bytes unchanged (default: control bytes and invalid UTF-8 as \\xNN)");
+    logs->callback([&] { result = cli.logs(ref, follow, tail, raw); });
 
     std::string input, until;
     int console_timeout = 5'000;
@@ -202,7 +211,8 @@ int main(int argc, char** argv) {
     console->add_option("input", input, "the line to send")->required();
     console->add_option("--until,-u", until, "wait until this text appears (default: the first line)");
     console->add_option("--timeout-ms,-t", console_timeout, "how long to wait")->capture_default_str();
-    console->callback([&] { result = cli.console(ref, input, until, console_timeout); });
+    console->add_flag("--raw", raw, "print guest bytes unchanged (default: control bytes and invalid UTF-8 as \\xNN)");
+    console->callback([&] { result = cli.console(ref, input, until, console_timeout, raw); });
 
     add_fork_commands(app, g);
 

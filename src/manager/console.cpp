@@ -53,53 +53,92 @@ Result<bool> read_some(int fd, std::string& out, int wait_ms) {
     return true;
 }
 
-// End of the answer: the end of the line holding `until`, or npos.
-size_t answer_end(const std::string& out, const std::string& until) {
-    size_t at = until.empty() ? 0 : out.find(until);
-    if (at == std::string::npos) return std::string::npos;
-    size_t nl = out.find('\n', at + until.size());
-    return nl == std::string::npos ? std::string::npos : nl + 1;
+} // namespace
+
+ConsoleCollector::ConsoleCollector(std::string until, size_t cap) : _until(std::move(until)), _cap(cap) {
+    if (_until.empty()) _marker = 0;
 }
 
-} // namespace
+void ConsoleCollector::append(std::string_view data) {
+    if (complete()) return;
+    if (_marker != std::string::npos) {
+        // The marker is in (or none is wanted): keep its line, up to the cap.
+        size_t room = _out.size() < _cap ? _cap - _out.size() : 0;
+        if (data.size() > room) _truncated = true;
+        _out.append(data.substr(0, room));
+    } else {
+        _out.append(data);
+    }
+    search();
+    if (_marker == std::string::npos && _out.size() > 2 * _cap) {
+        // Drop the oldest bytes; the search keeps its place.
+        size_t drop = _out.size() - _cap;
+        _out.erase(0, drop);
+        _scan_from = _scan_from > drop ? _scan_from - drop : 0;
+        _truncated = true;
+    }
+}
+
+void ConsoleCollector::search() {
+    if (_marker == std::string::npos) {
+        size_t at = _out.find(_until, _scan_from);
+        if (at == std::string::npos) {
+            // Next time, start where a marker split across reads could begin.
+            _scan_from = _out.size() >= _until.size() ? _out.size() - _until.size() + 1 : 0;
+            return;
+        }
+        _marker = at;
+        _scan_from = at + _until.size();
+    }
+    size_t nl = _out.find('\n', _scan_from);
+    if (nl == std::string::npos) {
+        _scan_from = _out.size();
+        return;
+    }
+    _end = nl + 1;
+}
+
+ConsoleOutput ConsoleCollector::take(bool matched) {
+    ConsoleOutput result;
+    result.matched = matched;
+    result.truncated = _truncated;
+    if (complete()) _out.resize(_end);
+    if (_out.size() > _cap) {
+        _out.erase(0, _out.size() - _cap);
+        result.truncated = true;
+    }
+    result.output = std::move(_out);
+    return result;
+}
 
 Result<ConsoleOutput> console_exchange(const std::string& serial_socket, const std::string& input,
                                        const std::string& until, int timeout_ms) {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     UniqueFd fd = TRY(connect_serial(serial_socket, deadline));
     std::string stale;
-    while (true) {
-        size_t before = stale.size();
-        if (!TRY(read_some(fd.get(), stale, 0)) || stale.size() == before) break;
+    for (size_t dropped = 0; dropped < kMaxConsoleOutput;) { // a guest that never stops talking cannot hold us
+        stale.clear();
+        if (!TRY(read_some(fd.get(), stale, 0)) || stale.empty()) break;
+        dropped += stale.size();
     }
     std::string line = input + "\n";
     if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
         return fail_errno("write serial console");
-    ConsoleOutput result;
+    ConsoleCollector collector(until);
     auto matched_at = Clock::time_point::max();
+    std::string piece;
     for (;;) {
-        size_t end = answer_end(result.output, until);
-        if (end != std::string::npos) {
-            result.output.resize(end);
-            result.matched = true;
-            return result;
-        }
-        bool found = !until.empty() && result.output.find(until) != std::string::npos;
+        if (collector.complete()) return collector.take(true);
+        bool found = collector.found();
         if (found && matched_at == Clock::time_point::max()) matched_at = Clock::now();
         // The marker is there but its line has not ended: give it a moment.
-        if (found && Clock::now() - matched_at > std::chrono::milliseconds(200)) {
-            result.matched = true;
-            return result;
-        }
+        if (found && Clock::now() - matched_at > std::chrono::milliseconds(200)) return collector.take(true);
         int wait = ms_left(deadline);
-        if (wait == 0) {
-            result.matched = found;
-            return result;
-        }
-        if (!TRY(read_some(fd.get(), result.output, std::min(wait, 50)))) {
-            result.matched = found;
-            return result;
-        }
+        if (wait == 0) return collector.take(found);
+        piece.clear();
+        bool open = TRY(read_some(fd.get(), piece, std::min(wait, 50)));
+        collector.append(piece);
+        if (!open) return collector.take(collector.complete() || collector.found());
     }
 }
 

@@ -1,6 +1,8 @@
 #include "manager/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 namespace brood::manager {
 
@@ -54,8 +56,13 @@ void Metrics::observe_operation(const std::string& op, bool ok, std::chrono::nan
 
 void Metrics::observe_request(const std::string& method, const std::string& route, int status,
                               std::chrono::nanoseconds elapsed) {
+    // Labels come from a fixed set: a client cannot grow the series with
+    // made-up methods, and paths appear only as route templates.
+    static constexpr std::array<std::string_view, 7> kMethods{"GET",  "HEAD",   "POST",   "PUT",
+                                                              "DELETE", "PATCH", "OPTIONS"};
+    bool known = std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
     std::lock_guard lock(_mutex);
-    std::string key = method + " " + (route.empty() ? "unmatched" : route);
+    std::string key = (known ? method : "other") + " " + (route.empty() ? "unmatched" : route);
     ++_requests[{key, status}];
     _request_latency[key].observe(std::chrono::duration<double>(elapsed).count());
 }

@@ -29,7 +29,8 @@ class Metrics final {
 public:
     // One manager operation ("create", "start", ...) and whether it succeeded.
     void observe_operation(const std::string& op, bool ok, std::chrono::nanoseconds elapsed);
-    // One HTTP request, by route pattern.
+    // One HTTP request, by route pattern ("" when none matched: "unmatched").
+    // A method outside GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS counts as "other".
     void observe_request(const std::string& method, const std::string& route, int status,
                          std::chrono::nanoseconds elapsed);
     // `instances_by_state` maps a state name to a count.

@@ -3,17 +3,17 @@
 #include <dirent.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <vector>
+
+#include "common/read_file.hpp"
 
 namespace brood::manager {
 
 namespace {
 
 std::vector<std::string> read_cmdline(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string raw = read_file("/proc/" + std::to_string(pid) + "/cmdline", 64 * 1024).value_or("");
     std::vector<std::string> args;
     size_t pos = 0;
     while (pos < raw.size()) {
@@ -26,9 +26,7 @@ std::vector<std::string> read_cmdline(pid_t pid) {
 }
 
 bool is_zombie(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat;
-    std::getline(in, stat);
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096).value_or("");
     size_t paren = stat.rfind(')');
     return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z' || stat[paren + 2] == 'X';
 }

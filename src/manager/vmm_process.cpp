@@ -8,11 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 
-extern char** environ;
+#include "common/read_file.hpp"
 
 namespace brood::manager {
 
@@ -86,11 +86,10 @@ std::string ExitStatus::describe() const {
 }
 
 std::string last_log_line(const std::string& path) {
-    std::ifstream in(path);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    return last;
+    std::string tail = read_file_tail(path, 64 * 1024).value_or("");
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    size_t nl = tail.rfind('\n');
+    return nl == std::string::npos ? tail : tail.substr(nl + 1);
 }
 
 Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
@@ -110,6 +109,8 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
     ::posix_spawn_file_actions_addopen(&sa.actions, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::posix_spawn_file_actions_adddup2(&sa.actions, 1, 2);
     ::posix_spawn_file_actions_adddup2(&sa.actions, ready_write.get(), kChildReadyFd);
+    // Descriptors broodd inherited without O_CLOEXEC stop here too.
+    ::posix_spawn_file_actions_addclosefrom_np(&sa.actions, kChildReadyFd + 1);
     // Own session: a dying daemon (or its terminal) takes no VMM with it.
     ::posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     sigset_t empty, all;
@@ -126,8 +127,12 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
     for (auto& s : argv_strings) argv.push_back(s.data());
     argv.push_back(nullptr);
 
+    // A fixed environment: nothing of the daemon's (BROOD_TOKEN, proxies,
+    // locale) reaches the VMM.
+    std::string path_var = std::string("PATH=") + kVmmPath;
+    std::array<char*, 2> envp{path_var.data(), nullptr};
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), environ);
+    int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), envp.data());
     if (rc != 0) return fail(Error::from_errno("spawn " + spec.binary, rc));
     ready_write.reset();
     auto pidfd = pidfd_open(pid);

@@ -24,6 +24,9 @@ struct ExitStatus {
     std::string describe() const;
 };
 
+// The whole environment a spawned VMM gets: PATH set to this, nothing else.
+inline constexpr const char* kVmmPath = "/usr/sbin:/usr/bin:/sbin:/bin";
+
 struct SpawnSpec {
     std::string binary;
     std::vector<std::string> args; // without argv[0]

@@ -3,16 +3,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/http/message.hpp"
+#include "common/read_file.hpp"
 
 namespace brood {
 namespace {
 
 uint64_t rss_kib() {
-    std::ifstream statm("/proc/self/statm");
+    std::istringstream statm(read_file("/proc/self/statm", 256).value_or(""));
     uint64_t size = 0, resident = 0;
     statm >> size >> resident;
     return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;

@@ -89,3 +89,28 @@ TEST(HttpRouter, ObserverSeesPatternAndStatus) {
     EXPECT_EQ(status, 202);
     EXPECT_EQ(router.routes().size(), 6u);
 }
+
+TEST(HttpRouter, InvalidUtf8IsAnAnswerNeverAnException) {
+    Router router = sample();
+    // The 404 message quotes the raw path, which is not UTF-8.
+    auto req = make("GET", "/\xff\xfe");
+    Response r = router.dispatch(req);
+    EXPECT_EQ(r.status, 404);
+    auto body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body["code"], "not_found");
+    EXPECT_NE(body["message"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos) << r.body;
+    // A parameter that is not UTF-8 comes back with U+FFFD in its place.
+    auto param = make("GET", "/instances/a%FFb");
+    Response echoed = router.dispatch(param);
+    EXPECT_EQ(echoed.status, 200);
+    EXPECT_EQ(nlohmann::json::parse(echoed.body)["id"], "a\xef\xbf\xbd" "b");
+}
+
+TEST(HttpRouter, AnyExceptionIs500) {
+    Router router;
+    router.add("GET", "/int", [](Request&) -> Response { throw 42; });
+    auto req = make("GET", "/int");
+    Response r = router.dispatch(req);
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["code"], "internal");
+}

@@ -247,3 +247,45 @@ TEST(HttpTcp, RoundTripOnEphemeralPort) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
 }
+
+TEST_F(HttpServer, InvalidUtf8PathIsAnsweredAndServerKeepsServing) {
+    serve();
+    std::string out = raw("GET /\xff\xfe/x HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 404 ", 0), 0u) << out;
+    EXPECT_NE(out.find("\"code\":\"not_found\""), std::string::npos) << out;
+    Client c = client();
+    auto r = c.request("GET", "/vm");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServer, ThrowingObserverIs500AndServerKeepsServing) {
+    Router router;
+    router.add("GET", "/vm", [](Request&) { return json(200, {{"state", "running"}}); });
+    router.set_observer([](const std::string& method, const std::string&, int, std::chrono::nanoseconds) {
+        if (method == "PUT") throw std::runtime_error("observer failed");
+    });
+    auto s = Server::listen_unix(path, 0600);
+    ASSERT_TRUE(s);
+    server = std::make_unique<Server>(std::move(*s));
+    ASSERT_TRUE(server->start(std::move(router)));
+    Client c = client();
+    auto failed = c.request("PUT", "/vm");
+    ASSERT_TRUE(failed) << failed.error().message();
+    EXPECT_EQ(failed->status, 500);
+    auto ok = c.request("GET", "/vm");
+    ASSERT_TRUE(ok) << ok.error().message();
+    EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(HttpServer, InvalidUtf8BodyIs400WithAJsonAnswer) {
+    serve();
+    Client c = client();
+    auto r = c.request("PUT", "/vm/echo", "{\"state_path\":\"\xff\xfe\"}");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 400);
+    EXPECT_EQ(nlohmann::json::parse(r->body)["code"], "bad_request") << r->body;
+    auto again = c.request("GET", "/vm");
+    ASSERT_TRUE(again) << again.error().message();
+    EXPECT_EQ(again->status, 200);
+}

@@ -131,3 +131,53 @@ TEST(HttpWire, FormatsResponses) {
     std::string nc = format_response_head(no_content(), false, 0);
     EXPECT_EQ(nc.find("Content-Length"), std::string::npos);
 }
+
+TEST(HttpFramer, FindsTheEndOfARequestAcrossPieces) {
+    Limits limits;
+    const std::string request = "\r\nPUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    RequestFramer framer;
+    std::string data;
+    for (size_t i = 0; i < request.size(); ++i) {
+        data += request[i];
+        auto size = framer.scan(data, limits);
+        ASSERT_TRUE(size);
+        if (i + 1 < request.size()) {
+            EXPECT_FALSE(*size) << "complete after " << i + 1 << " bytes";
+        } else {
+            ASSERT_TRUE(*size);
+            EXPECT_EQ(**size, request.size());
+        }
+    }
+    EXPECT_TRUE(framer.head_done());
+}
+
+TEST(HttpFramer, ChunkedBodiesAndPipelining) {
+    Limits limits;
+    const std::string first = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+    const std::string all = first + "GET / HTTP/1.1\r\n\r\n";
+    RequestFramer framer;
+    auto partial = framer.scan(std::string_view(first).substr(0, first.size() - 3), limits);
+    ASSERT_TRUE(partial);
+    EXPECT_FALSE(*partial);
+    auto size = framer.scan(all, limits);
+    ASSERT_TRUE(size && *size);
+    EXPECT_EQ(**size, first.size());
+    framer.reset();
+    auto next = framer.scan(std::string_view(all).substr(first.size()), limits);
+    ASSERT_TRUE(next && *next);
+    EXPECT_EQ(**next, all.size() - first.size());
+}
+
+TEST(HttpFramer, OversizedHeadFailsAndFaultsEndAtTheHead) {
+    Limits limits;
+    limits.max_head_bytes = 64;
+    RequestFramer framer;
+    auto big = framer.scan("GET / HTTP/1.1\r\nX: " + std::string(100, 'a'), limits);
+    ASSERT_FALSE(big);
+    EXPECT_EQ(big.error().errno_value(), EMSGSIZE);
+    RequestFramer too_long_body;
+    const std::string head = "PUT / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n";
+    auto size = too_long_body.scan(head, Limits{});
+    ASSERT_TRUE(size && *size);
+    EXPECT_EQ(**size, head.size());
+}

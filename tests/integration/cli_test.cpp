@@ -2,8 +2,10 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
+#include "common/http/server.hpp"
 #include "fixture.hpp"
 
 using namespace brood::testing;
@@ -128,4 +130,40 @@ TEST_F(Broodd, CliForksAndTemplates) {
     EXPECT_EQ(run_brood(daemon, "rm w-1 w-2 w-3 solo copy").code, 0);
     EXPECT_EQ(run_brood(daemon, "template rm tpl").code, 0);
     EXPECT_EQ(run_brood(daemon, "template inspect tpl").code, 4);
+}
+
+TEST(BroodCli, EscapesGuestBytesUnlessRaw) {
+    // A stand-in daemon whose guest prints terminal controls and invalid UTF-8.
+    char tmpl[] = "/tmp/brood-cli-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    std::string dir = tmpl, socket = dir + "/api.sock";
+    brood::http::Router router;
+    router.add("POST", "/instances/{id}/console", [](brood::http::Request&) {
+        return brood::http::json(200, {{"output", "ok\x1b]0;pwned\x07\xc2\x9b" "2J\n"}});
+    });
+    router.add("GET", "/instances/{id}/logs", [](brood::http::Request&) {
+        brood::http::Response r;
+        r.content_type = "text/plain";
+        r.body = "a\x1b[2Jb\xff\xe2\x9c\x93\n";
+        return r;
+    });
+    auto server = brood::http::Server::listen_unix(socket, 0600);
+    ASSERT_TRUE(server) << server.error().message();
+    ASSERT_TRUE(server->start(std::move(router)));
+    auto run = [&](const std::string& args) {
+        std::string cmd = "BROOD_SOCKET=" + socket + " " + brood_binary() + " " + args + " 2>&1";
+        std::string out;
+        FILE* pipe = ::popen(cmd.c_str(), "r");
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+        ::pclose(pipe);
+        return out;
+    };
+    EXPECT_EQ(run("console vm ping"), "ok\\x1b]0;pwned\\x07\\xc2\\x9b2J\n");
+    EXPECT_EQ(run("logs vm"), "a\\x1b[2Jb\\xff\xe2\x9c\x93\n");
+    EXPECT_EQ(run("console vm ping --raw"), "ok\x1b]0;pwned\x07\xc2\x9b" "2J\n");
+    EXPECT_EQ(run("logs vm --raw"), "a\x1b[2Jb\xff\xe2\x9c\x93\n");
+    server->stop();
+    std::filesystem::remove_all(dir);
 }

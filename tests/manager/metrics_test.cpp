@@ -21,3 +21,21 @@ TEST(Metrics, PrometheusTextHasGaugesCountersAndCumulativeBuckets) {
     EXPECT_NE(text.find("brood_http_requests_total{method=\"GET\",route=\"/instances/{id}\",status=\"200\"} 1\n"),
               std::string::npos);
 }
+
+TEST(Metrics, RequestLabelsAreBounded) {
+    Metrics m;
+    for (int i = 0; i < 50; ++i)
+        m.observe_request("X" + std::to_string(i), "", 405, std::chrono::microseconds(10));
+    m.observe_request("BREW", "/instances/{id}", 405, std::chrono::microseconds(10));
+    m.observe_request("GET", "", 404, std::chrono::microseconds(10));
+    std::string text = m.render({});
+    EXPECT_EQ(text.find("method=\"X"), std::string::npos);
+    EXPECT_EQ(text.find("BREW"), std::string::npos);
+    EXPECT_NE(text.find("brood_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 50\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("brood_http_requests_total{method=\"other\",route=\"/instances/{id}\",status=\"405\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("brood_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n"),
+              std::string::npos);
+}

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/read_file.hpp"
 #include "manager/atomic_file.hpp"
 #include "manager/instance_record.hpp"
 #include "manager/layout.hpp"
@@ -136,4 +137,25 @@ TEST(VmmArgs, BootAndRestoreCommandLines) {
     EXPECT_EQ(restore[0], "restore");
     EXPECT_EQ(restore[2], "/data/guests/0123456789abcdef/snapshots/snapshot-latest/state");
     EXPECT_EQ(restore[6], "file");
+}
+
+TEST(ReadFile, HeadAndTailWithinBounds) {
+    const std::string path = "/tmp/brood-read-file." + std::to_string(::getpid());
+    {
+        std::ofstream out(path);
+        out << "first line\nsecond\nlast line\n";
+    }
+    auto head = brood::read_file(path, 5);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(*head, "first");
+    auto whole = brood::read_file(path);
+    ASSERT_TRUE(whole);
+    EXPECT_EQ(*whole, "first line\nsecond\nlast line\n");
+    auto tail = brood::read_file_tail(path, 10);
+    ASSERT_TRUE(tail);
+    EXPECT_EQ(*tail, "last line\n");
+    std::filesystem::remove(path);
+    auto missing = brood::read_file(path);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().errno_value(), ENOENT);
 }

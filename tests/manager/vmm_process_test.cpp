@@ -81,3 +81,20 @@ TEST(Supervisor, ReportsEachExitOnce) {
     EXPECT_TRUE((*a)->wait_exit(5'000));
     supervisor.stop();
 }
+
+TEST(VmmProcess, GetsAFixedEnvironmentWithoutTheDaemonsSecrets) {
+    ::setenv("BROOD_TOKEN", "s3cret-token", 1);
+    ::setenv("BROOD_TEST_LEAK", "leaked", 1);
+    const std::string out = "/tmp/brood-fake-vmm-env." + std::to_string(::getpid());
+    auto vmm = VmmProcess::spawn(sh("env > " + out + "; echo ready >&$2; exec 3>&-; exit 0"));
+    ::unsetenv("BROOD_TOKEN");
+    ::unsetenv("BROOD_TEST_LEAK");
+    ASSERT_TRUE(vmm) << vmm.error().message();
+    EXPECT_TRUE((*vmm)->wait_exit(5'000));
+    std::ifstream in(out);
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::filesystem::remove(out);
+    EXPECT_NE(env.find(std::string("PATH=") + kVmmPath + "\n"), std::string::npos) << env;
+    EXPECT_EQ(env.find("s3cret-token"), std::string::npos) << env;
+    EXPECT_EQ(env.find("BROOD_TEST_LEAK"), std::string::npos) << env;
+}

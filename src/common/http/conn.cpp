@@ -61,6 +61,22 @@ Result<void> Conn::fill(Deadline deadline) {
     }
 }
 
+Result<size_t> Conn::fill_now() {
+    compact();
+    std::array<char, 16384> chunk{};
+    for (;;) {
+        ssize_t n = ::recv(_fd.get(), chunk.data(), chunk.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            _buf.append(chunk.data(), static_cast<size_t>(n));
+            return static_cast<size_t>(n);
+        }
+        if (n == 0) return fail("connection closed by peer", ECONNRESET);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+        return fail_errno("recv");
+    }
+}
+
 Result<std::string> Conn::read_line(size_t max, Deadline deadline) {
     size_t scanned = _pos;
     for (;;) {

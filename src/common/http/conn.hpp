@@ -36,6 +36,11 @@ public:
 
     // Reads more bytes into the buffer (at least one).
     [[nodiscard]] Result<void> fill(Deadline deadline);
+    // Reads what the socket holds now, without waiting: the number of bytes
+    // added (0 when none were ready), ECONNRESET once the peer closed.
+    [[nodiscard]] Result<size_t> fill_now();
+    // The received bytes not consumed yet.
+    std::string_view buffered() const { return std::string_view(_buf).substr(_pos); }
     // One line without its "\n" or "\r\n"; at most `max` bytes.
     [[nodiscard]] Result<std::string> read_line(size_t max, Deadline deadline);
     [[nodiscard]] Result<std::string> read_exact(size_t n, Deadline deadline);

@@ -62,7 +62,9 @@ std::string Request::header(const std::string& name) const {
 Response json(int status, const nlohmann::json& value) {
     Response r;
     r.status = status;
-    r.body = value.dump();
+    // Strings that are not UTF-8 (a request path, guest output) must never
+    // make an answer throw: each invalid byte becomes U+FFFD.
+    r.body = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     r.body += '\n';
     return r;
 }

@@ -48,6 +48,8 @@ Response Router::invoke(const Route& route, Request& request) const {
         return error(400, "bad_request", std::string("invalid JSON: ") + e.what());
     } catch (const std::exception& e) {
         return error(500, "internal", e.what());
+    } catch (...) {
+        return error(500, "internal", "unexpected exception");
     }
 }
 

@@ -3,39 +3,16 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <atomic>
 #include <cstring>
-#include <list>
-#include <mutex>
-#include <thread>
 
-#include "common/http/server_session.hpp"
+#include "common/http/server_impl.hpp"
 
 namespace brood::http {
-
-struct Server::Impl {
-    UniqueFd listener;
-    UniqueFd stop_event; // eventfd: readable once stop() began
-    std::string unix_path;
-    ino_t unix_inode = 0;
-    uint16_t port = 0;
-    ServerOptions options;
-    Router router;
-    std::thread acceptor;
-    std::mutex mutex;
-    std::list<std::unique_ptr<Session>> sessions;
-    bool started = false;
-    bool stopped = false;
-
-    void accept_loop();
-    void reap_finished();
-};
 
 namespace {
 
@@ -126,47 +103,12 @@ Result<Server> Server::listen_tcp(const std::string& host, uint16_t port, Server
 Result<void> Server::start(Router router) {
     if (!_impl) return fail("server was moved from");
     if (_impl->started) return fail("server already started");
+    TRY(_impl->prepare_loop());
     _impl->router = std::move(router);
     _impl->started = true;
     Impl* impl = _impl.get();
-    _impl->acceptor = std::thread([impl] { impl->accept_loop(); });
+    _impl->loop_thread = std::thread([impl] { impl->run_loop(); });
     return {};
-}
-
-void Server::Impl::reap_finished() {
-    std::lock_guard lock(mutex);
-    for (auto it = sessions.begin(); it != sessions.end();) {
-        if ((*it)->finished()) {
-            (*it)->join();
-            it = sessions.erase(it);
-        } else {
-            ++it;
-        }
-    }
-}
-
-void Server::Impl::accept_loop() {
-    for (;;) {
-        pollfd fds[2] = {{listener.get(), POLLIN, 0}, {stop_event.get(), POLLIN, 0}};
-        int n = ::poll(fds, 2, 1000);
-        if (n < 0 && errno != EINTR) return;
-        if (fds[1].revents != 0) return;
-        reap_finished();
-        if (n <= 0 || fds[0].revents == 0) continue;
-        int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            continue;
-        }
-        std::lock_guard lock(mutex);
-        if (stopped) {
-            ::close(fd);
-            return;
-        }
-        bool over = sessions.size() >= options.max_connections;
-        sessions.push_back(std::make_unique<Session>(UniqueFd(fd), router, options, stop_event.get(), over));
-        sessions.back()->run();
-    }
 }
 
 void Server::stop() {
@@ -174,20 +116,17 @@ void Server::stop() {
     Impl& impl = *_impl;
     {
         std::lock_guard lock(impl.mutex);
-        if (impl.stopped) return;
-        impl.stopped = true;
+        if (impl.stop_requested) return;
+        impl.stop_requested = true;
     }
     uint64_t one = 1;
     if (impl.stop_event && ::write(impl.stop_event.get(), &one, sizeof one) < 0) {
         // Cannot happen for an eventfd below its maximum; nothing else to do.
     }
-    if (impl.acceptor.joinable()) impl.acceptor.join();
-    std::list<std::unique_ptr<Session>> sessions;
-    {
-        std::lock_guard lock(impl.mutex);
-        sessions.swap(impl.sessions);
-    }
-    for (auto& session : sessions) session->join();
+    if (impl.loop_thread.joinable()) impl.loop_thread.join();
+    impl.stop_workers();
+    impl.by_fd.clear();
+    impl.waiting.clear();
     impl.listener.reset();
     if (!impl.unix_path.empty()) {
         struct stat st {};

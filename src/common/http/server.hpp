@@ -1,6 +1,7 @@
-// An HTTP/1.1 server on a unix or TCP socket: one accept thread, one thread
-// per connection, keep-alive, Content-Length or chunked bodies, streaming
-// (chunked) responses. RAII: destruction stops it.
+// An HTTP/1.1 server on a unix or TCP socket: one event-loop thread accepts
+// connections and waits for whole requests, a bounded pool of workers runs
+// the handlers (see server_impl.hpp). Keep-alive, Content-Length or chunked
+// bodies, streaming (chunked) responses. RAII: destruction stops it.
 #pragma once
 
 #include <sys/types.h>
@@ -17,9 +18,12 @@ namespace brood::http {
 struct ServerOptions {
     Limits limits;
     int idle_timeout_ms = 60'000;  // keep-alive wait for the next request
-    int read_timeout_ms = 10'000;  // rest of a request once it started
+    int read_timeout_ms = 10'000;  // for the head from its first byte, then again for the body (else 408)
     int write_timeout_ms = 10'000;
-    size_t max_connections = 256;  // beyond this, new connections get 503
+    // Open connections. Past it, the connection waiting longest for its next
+    // request is closed; when all are busy with a handler, new ones get 503.
+    size_t max_connections = 256;
+    size_t max_workers = 32; // threads running handlers (a streaming answer holds one)
     // When not empty, every request needs "Authorization: Bearer <token>" (else 401).
     std::string bearer_token;
 };

@@ -1,6 +1,7 @@
 #include "common/http/server_session.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include "common/http/server.hpp"
 #include "common/http/wire.hpp"
@@ -62,45 +63,67 @@ private:
 
 } // namespace
 
-Session::Session(UniqueFd fd, const Router& router, const ServerOptions& options, int stop_fd, bool reject)
-    : _conn(std::move(fd)), _router(router), _options(options), _stop_fd(stop_fd), _reject(reject) {
-    _conn.set_cancel_fd(stop_fd);
-}
-
-void Session::run() {
-    _thread = std::thread([this] {
-        serve();
-        _conn.shutdown();
-        _finished.store(true);
-    });
-}
-
-void Session::serve() {
-    while (serve_one()) {
+Response dispatch_guarded(const Router& router, Request& request) {
+    try {
+        return router.dispatch(request);
+    } catch (const std::exception& e) {
+        return error(500, "internal", e.what());
+    } catch (...) {
+        return error(500, "internal", "unexpected exception");
     }
 }
 
-bool Session::authorized(const Request& request) const {
-    if (_options.bearer_token.empty()) return true;
+namespace {
+
+bool authorized(const Request& request, const ServerOptions& options) {
+    if (options.bearer_token.empty()) return true;
     std::string value = request.header("authorization");
     const std::string prefix = "Bearer ";
     if (value.size() <= prefix.size() || value.compare(0, prefix.size(), prefix) != 0) return false;
-    return constant_time_equal(value.substr(prefix.size()), _options.bearer_token);
+    return constant_time_equal(value.substr(prefix.size()), options.bearer_token);
 }
 
-bool Session::serve_one() {
-    auto head = read_head(_conn, _options.limits, deadline_in(_options.idle_timeout_ms),
-                          deadline_in(_options.read_timeout_ms));
+bool send(Conn& conn, const ServerOptions& options, Response response, bool keep_alive) {
+    if (response.status == 204) response.body.clear();
+    std::string out = format_response_head(response, keep_alive, response.body.size());
+    out += response.body;
+    return conn.write_all(out, deadline_in(options.write_timeout_ms)).has_value();
+}
+
+bool send_stream(Conn& conn, const ServerOptions& options, int stop_fd, const Response& response,
+                 bool keep_alive) {
+    std::string head = format_response_head(response, keep_alive, 0);
+    if (!conn.write_all(head, deadline_in(options.write_timeout_ms))) return false;
+    SessionChunkWriter writer(conn, stop_fd, options.write_timeout_ms);
+    try {
+        response.stream(writer);
+    } catch (...) {
+        return false; // the head is out already: closing is the only signal left
+    }
+    if (!writer.ok()) return false;
+    return conn.write_all("0\r\n\r\n", deadline_in(options.write_timeout_ms)).has_value();
+}
+
+} // namespace
+
+void send_now(Conn& conn, const Response& response) {
+    std::string out = format_response_head(response, false, response.body.size()) + response.body;
+    (void)!::send(conn.fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+bool serve_request(Conn& conn, const Router& router, const ServerOptions& options, int stop_fd) {
+    auto head = read_head(conn, options.limits, deadline_in(options.read_timeout_ms),
+                          deadline_in(options.read_timeout_ms));
     if (!head) {
         int err = head.error().errno_value();
-        if (err == ECONNRESET || err == ECANCELED || (err == ETIMEDOUT && !_conn.has_buffered())) return false;
+        if (err == ECONNRESET || err == ECANCELED || (err == ETIMEDOUT && !conn.has_buffered())) return false;
         int status = status_for(head.error());
-        send(error(status, code_for(status), head.error().message()), false);
+        send(conn, options, error(status, code_for(status), head.error().message()), false);
         return false;
     }
     auto line = parse_request_line(head->start_line);
     if (!line) {
-        send(error(400, "bad_request", line.error().message()), false);
+        send(conn, options, error(400, "bad_request", line.error().message()), false);
         return false;
     }
     Request request;
@@ -110,48 +133,24 @@ bool Session::serve_one() {
     request.headers = std::move(head->headers);
     bool http10 = head->start_line.ends_with("HTTP/1.0");
     bool keep_alive = !http10 && !wants_close(request.headers);
-    auto body = read_body(_conn, request.headers, _options.limits.max_body_bytes, false,
-                          deadline_in(_options.read_timeout_ms));
+    auto body = read_body(conn, request.headers, options.limits.max_body_bytes, false,
+                          deadline_in(options.read_timeout_ms));
     if (!body) {
         int err = body.error().errno_value();
         if (err == ECONNRESET || err == ECANCELED) return false;
         int status = status_for(body.error());
-        send(error(status, code_for(status), body.error().message()), false);
+        send(conn, options, error(status, code_for(status), body.error().message()), false);
         return false;
     }
     request.body = std::move(*body);
-    if (_reject) {
-        send(error(503, "busy", "too many connections"), false);
-        return false;
-    }
-    if (!authorized(request)) {
+    if (!authorized(request, options)) {
         Response denied = error(401, "unauthorized", "missing or wrong bearer token");
         denied.headers["WWW-Authenticate"] = "Bearer";
-        return send(std::move(denied), keep_alive) && keep_alive;
+        return send(conn, options, std::move(denied), keep_alive) && keep_alive;
     }
-    Response response = _router.dispatch(request);
-    if (response.stream) return send_stream(response, keep_alive) && keep_alive;
-    return send(std::move(response), keep_alive) && keep_alive;
-}
-
-bool Session::send(Response response, bool keep_alive) {
-    if (response.status == 204) response.body.clear();
-    std::string out = format_response_head(response, keep_alive, response.body.size());
-    out += response.body;
-    return _conn.write_all(out, deadline_in(_options.write_timeout_ms)).has_value();
-}
-
-bool Session::send_stream(const Response& response, bool keep_alive) {
-    std::string head = format_response_head(response, keep_alive, 0);
-    if (!_conn.write_all(head, deadline_in(_options.write_timeout_ms))) return false;
-    SessionChunkWriter writer(_conn, _stop_fd, _options.write_timeout_ms);
-    try {
-        response.stream(writer);
-    } catch (const std::exception&) {
-        return false; // the head is out already: closing is the only signal left
-    }
-    if (!writer.ok()) return false;
-    return _conn.write_all("0\r\n\r\n", deadline_in(_options.write_timeout_ms)).has_value();
+    Response response = dispatch_guarded(router, request);
+    if (response.stream) return send_stream(conn, options, stop_fd, response, keep_alive) && keep_alive;
+    return send(conn, options, std::move(response), keep_alive) && keep_alive;
 }
 
 } // namespace brood::http

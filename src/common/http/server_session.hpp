@@ -1,9 +1,6 @@
-// One server connection: its thread reads requests, dispatches them and
-// writes responses until the peer closes, an error, or the server stops.
+// One request on a server connection: read it (already buffered by the
+// event loop), dispatch it, write the answer. Runs on a worker thread.
 #pragma once
-
-#include <atomic>
-#include <thread>
 
 #include "common/http/conn.hpp"
 #include "common/http/router.hpp"
@@ -12,35 +9,15 @@ namespace brood::http {
 
 struct ServerOptions;
 
-class Session final {
-public:
-    // `reject` answers the first request with 503 and closes (too many connections).
-    Session(UniqueFd fd, const Router& router, const ServerOptions& options, int stop_fd, bool reject);
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-    ~Session() { join(); }
+// The router's answer; any exception escaping it becomes a 500 JSON answer.
+Response dispatch_guarded(const Router& router, Request& request);
 
-    void run();
-    bool finished() const { return _finished.load(); }
-    void join() {
-        if (_thread.joinable()) _thread.join();
-    }
+// Serves the request at the front of `conn`. True when the connection stays
+// open for another request (keep-alive and every write succeeded).
+bool serve_request(Conn& conn, const Router& router, const ServerOptions& options, int stop_fd);
 
-private:
-    void serve();
-    // False when the connection must close after this exchange.
-    bool serve_one();
-    bool send(Response response, bool keep_alive);
-    bool send_stream(const Response& response, bool keep_alive);
-    bool authorized(const Request& request) const;
-
-    Conn _conn;
-    const Router& _router;
-    const ServerOptions& _options;
-    int _stop_fd;
-    bool _reject;
-    std::atomic<bool> _finished{false};
-    std::thread _thread;
-};
+// Writes `response` with one non-blocking send and no waiting: for answers
+// the event loop gives before it closes a connection (408, 431, 503).
+void send_now(Conn& conn, const Response& response);
 
 } // namespace brood::http

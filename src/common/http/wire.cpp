@@ -1,5 +1,6 @@
 #include "common/http/wire.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -139,6 +140,86 @@ Result<std::string> read_body(Conn& conn, const Headers& headers, size_t max_bod
     }
     if (until_close) return conn.read_to_end(max_body, deadline);
     return std::string{};
+}
+
+Result<std::optional<size_t>> RequestFramer::scan(std::string_view data, const Limits& limits) {
+    if (_head_end == 0) {
+        size_t start = data.find_first_not_of("\r\n");
+        if (start == std::string_view::npos) {
+            if (data.size() > limits.max_head_bytes) return fail("head too large", EMSGSIZE);
+            return std::optional<size_t>{};
+        }
+        size_t from = std::max(start, _scanned >= 2 ? _scanned - 2 : 0);
+        size_t end = std::string_view::npos;
+        for (size_t nl = data.find('\n', from); nl != std::string_view::npos; nl = data.find('\n', nl + 1)) {
+            if (nl + 1 < data.size() && data[nl + 1] == '\n') end = nl + 2;
+            else if (nl + 2 < data.size() && data[nl + 1] == '\r' && data[nl + 2] == '\n') end = nl + 3;
+            if (end != std::string_view::npos) break;
+        }
+        if (end == std::string_view::npos) {
+            _scanned = data.size();
+            if (data.size() - start > limits.max_head_bytes + 2) return fail("head too large", EMSGSIZE);
+            return std::optional<size_t>{};
+        }
+        _head_end = end;
+        // Parse the header lines as read_head will; on a fault, the head
+        // alone is the request and the reader answers with the error.
+        Headers headers;
+        std::string_view lines = data.substr(start, end - start);
+        lines.remove_prefix(std::min(lines.size(), lines.find('\n') + 1));
+        while (!lines.empty()) {
+            size_t nl = lines.find('\n');
+            std::string_view line = lines.substr(0, nl);
+            lines.remove_prefix(nl + 1);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (line.empty()) break;
+            if (!parse_header_line(line, headers)) return std::optional<size_t>(_head_end);
+        }
+        auto te = headers.find("transfer-encoding");
+        auto cl = headers.find("content-length");
+        if (te != headers.end()) {
+            if (!is_chunked(headers)) return std::optional<size_t>(_head_end);
+            _chunked = true;
+            _chunk_at = _head_end;
+        } else if (cl != headers.end()) {
+            auto length = parse_size(cl->second, 10);
+            if (!length || *length > limits.max_body_bytes) return std::optional<size_t>(_head_end);
+            _length = *length;
+        }
+    }
+    if (_chunked) return scan_chunks(data, limits);
+    if (data.size() - _head_end < _length) return std::optional<size_t>{};
+    return std::optional<size_t>(_head_end + _length);
+}
+
+std::optional<size_t> RequestFramer::scan_chunks(std::string_view data, const Limits& limits) {
+    constexpr size_t kMaxSizeLine = 256;
+    for (;;) {
+        size_t nl = data.find('\n', _chunk_at);
+        if (nl == std::string_view::npos)
+            return data.size() - _chunk_at > kMaxSizeLine + 2 ? std::optional<size_t>(data.size()) : std::nullopt;
+        std::string_view line = data.substr(_chunk_at, nl - _chunk_at);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto size = parse_size(trim(line.substr(0, line.find(';'))), 16);
+        // Malformed or too large: the reader fails on these bytes.
+        if (!size || *size > limits.max_body_bytes - _body_bytes || line.size() > kMaxSizeLine) return nl + 1;
+        if (*size == 0) {
+            size_t at = nl + 1;
+            for (;;) { // trailers, up to an empty line
+                size_t end = data.find('\n', at);
+                if (end == std::string_view::npos) return std::nullopt;
+                std::string_view trailer = data.substr(at, end - at);
+                at = end + 1;
+                if (trailer.empty() || trailer == "\r") return at;
+            }
+        }
+        size_t data_end = nl + 1 + *size;
+        if (data.size() < data_end + 1) return std::nullopt;
+        size_t next = data[data_end] == '\n' ? data_end + 1 : data_end + 2;
+        if (data.size() < next) return std::nullopt;
+        _body_bytes += *size;
+        _chunk_at = next;
+    }
 }
 
 std::string format_response_head(const Response& response, bool keep_alive, size_t content_length) {

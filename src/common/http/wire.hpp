@@ -47,6 +47,31 @@ bool is_chunked(const Headers& headers);
 // True when the peer asked to close after this message.
 bool wants_close(const Headers& headers);
 
+// Finds where one request ends in the bytes received so far, without
+// consuming them, so a server can wait for a whole request before it gives
+// the connection a thread. Feed it the same growing buffer (starting at the
+// request's first byte) each time; it resumes where it stopped. A malformed
+// or oversized request is reported complete at the point where read_head and
+// read_body detect the fault from buffered bytes alone.
+class RequestFramer final {
+public:
+    // The request's size once complete; no value while bytes are missing.
+    // Fails with EMSGSIZE when the head grows past the limit.
+    [[nodiscard]] Result<std::optional<size_t>> scan(std::string_view data, const Limits& limits);
+    bool head_done() const { return _head_end != 0; }
+    void reset() { *this = RequestFramer{}; }
+
+private:
+    std::optional<size_t> scan_chunks(std::string_view data, const Limits& limits);
+
+    size_t _scanned = 0;  // the search for the end of the head resumes here
+    size_t _head_end = 0; // 0 until the head is complete
+    bool _chunked = false;
+    size_t _length = 0;     // Content-Length
+    size_t _chunk_at = 0;   // next chunk-size line
+    size_t _body_bytes = 0; // chunk data seen so far
+};
+
 std::string format_response_head(const Response& response, bool keep_alive, size_t content_length);
 std::string format_chunk(std::string_view data);
 std::string format_request(std::string_view method, std::string_view target, const Headers& headers,

@@ -1,0 +1,143 @@
+// A running daemon and its VMMs: no descriptor survives an exec, no daemon
+// secret reaches a VMM, and bytes that are not UTF-8 get an answer.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/unique_fd.hpp"
+#include "fixture.hpp"
+
+using namespace brood::testing;
+
+namespace {
+
+// Descriptors of `pid` above stderr without O_CLOEXEC, with what they point to.
+std::vector<std::string> inheritable_fds(pid_t pid) {
+    std::vector<std::string> out;
+    std::string base = "/proc/" + std::to_string(pid);
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(base + "/fd", ec)) {
+        std::string name = entry.path().filename().string();
+        if (std::stoi(name) <= 2) continue;
+        std::ifstream info(base + "/fdinfo/" + name);
+        std::string key, flags;
+        while (info >> key) {
+            if (key == "flags:") {
+                info >> flags;
+                break;
+            }
+        }
+        if (flags.empty()) continue; // closed meanwhile
+        if ((std::stoul(flags, nullptr, 8) & 02000000) != 0) continue;
+        std::error_code link_ec;
+        out.push_back(name + " -> " + std::filesystem::read_symlink(entry.path(), link_ec).string());
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += item + "\n";
+    return out;
+}
+
+// broodd started by a parent that leaks a descriptor (no O_CLOEXEC) to it.
+class BrooddWithInheritedFd : public Broodd {
+protected:
+    void SetUp() override {
+        int low = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        _leaked = ::fcntl(low, F_DUPFD, 40); // no O_CLOEXEC, above the ones a child sets up
+        ::close(low);
+        ASSERT_GE(_leaked, 40);
+        Broodd::SetUp();
+    }
+    void TearDown() override {
+        Broodd::TearDown();
+        if (_leaked >= 0) ::close(_leaked);
+    }
+    int _leaked = -1;
+};
+
+class BrooddWithToken : public Broodd {
+protected:
+    void SetUp() override {
+        ::setenv("BROOD_TOKEN", "s3cret-daemon-token", 1);
+        Broodd::SetUp();
+        ::unsetenv("BROOD_TOKEN");
+    }
+};
+
+} // namespace
+
+TEST_F(BrooddWithInheritedFd, EveryDescriptorOfDaemonAndVmmIsCloseOnExec) {
+    std::string id = running("fds");
+    auto pong = daemon.call("POST", "/instances/fds/console", {{"input", "ping"}, {"until", "pong"}});
+    EXPECT_EQ(pong.status, 200) << pong.text;
+    EXPECT_EQ(daemon.call("GET", "/instances/fds/logs").status, 200);
+    auto vmms = vmm_processes(daemon.data_dir() + "/guests");
+    ASSERT_EQ(vmms.count(id), 1u);
+    // broodd's own descriptors are all close-on-exec; what it inherited from
+    // this test process (the same descriptors, open here) is not its doing.
+    std::vector<std::string> ours;
+    std::vector<std::string> inherited = inheritable_fds(::getpid());
+    for (const std::string& fd : inheritable_fds(daemon.pid()))
+        if (std::find(inherited.begin(), inherited.end(), fd) == inherited.end()) ours.push_back(fd);
+    EXPECT_EQ(join(ours), "") << "broodd";
+    // A VMM holds nothing it did not open itself, inherited or not.
+    EXPECT_EQ(join(inheritable_fds(vmms.at(id))), "") << "brood-vmm";
+}
+
+TEST_F(BrooddWithToken, VmmEnvironmentHasNoDaemonSecret) {
+    std::string id = running("env");
+    auto vmms = vmm_processes(daemon.data_dir() + "/guests");
+    ASSERT_EQ(vmms.count(id), 1u);
+    std::ifstream in("/proc/" + std::to_string(vmms.at(id)) + "/environ", std::ios::binary);
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(env.find("s3cret-daemon-token"), std::string::npos);
+    EXPECT_EQ(env, std::string("PATH=/usr/sbin:/usr/bin:/sbin:/bin") + '\0');
+}
+
+namespace {
+
+// Sends raw bytes on a unix socket; what comes back before the server closes.
+std::string raw_exchange(const std::string& path, const std::string& data) {
+    brood::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return "";
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+    timeval tv{5, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) return "";
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+} // namespace
+
+TEST_F(Broodd, InvalidUtf8InPathsIsAnsweredByDaemonAndVmm) {
+    std::string id = running("utf");
+    const std::string request = "GET /instances/\xff\xfe HTTP/1.1\r\nConnection: close\r\n\r\n";
+    std::string daemon_answer = raw_exchange(daemon.socket(), request);
+    EXPECT_EQ(daemon_answer.rfind("HTTP/1.1 404 ", 0), 0u) << daemon_answer;
+    std::string vmm_socket = daemon.data_dir() + "/guests/" + id + "/control.sock";
+    std::string vmm_answer = raw_exchange(vmm_socket, "GET /vm/\xff HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(vmm_answer.rfind("HTTP/1.1 404 ", 0), 0u) << vmm_answer;
+    // Both keep serving, and the guest keeps running.
+    EXPECT_EQ(daemon.call("GET", "/instances/utf").status, 200);
+    EXPECT_EQ(state_of("utf"), "Running");
+    auto pong = daemon.call("POST", "/instances/utf/console", {{"input", "ping"}, {"until", "pong"}});
+    EXPECT_EQ(pong.status, 200) << pong.text;
+}
