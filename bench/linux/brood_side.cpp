@@ -48,8 +48,10 @@ Result<void> brood_side(const Config& c, const ScratchDir& scratch, Reporter& ou
     }
     for (unsigned run = 0; run < c.restores; ++run) {
         auto vm = TRY(spawn_restore(c, scratch, "brood-restore"));
-        TRY(vm.wait_ready(deadline_in(Millis(60'000))));
+        auto running = TRY(vm.wait_ready(deadline_in(Millis(60'000))));
         auto answered = TRY(shell_answers(vm, deadline_in(Millis(60'000))));
+        note("bench_linux: brood restore {}: vCPUs run after {:.0f} ms, shell answered after {:.0f} ms", run,
+             ms_between(vm.started_at(), running), ms_between(vm.started_at(), answered));
         out.add("brood", "restore_shell", "ms", c.params(), ms_between(vm.started_at(), answered));
         vm.stop(SIGKILL, Millis(0));
     }

@@ -123,7 +123,10 @@ Result<void> qemu_side(const Config& c, const ScratchDir& scratch, Reporter& out
         auto clone = TRY(spawn_clone(c, scratch, "qemu-restore"));
         auto deadline = deadline_in(Millis(120'000));
         TRY(resume_clone(clone.child, clone.qmp_path, scratch, deadline));
+        const auto running = Clock::now();
         auto answered = TRY(shell_answers(clone.child, deadline));
+        note("bench_linux: qemu restore {}: vCPUs run after {:.0f} ms, shell answered after {:.0f} ms", run,
+             ms_between(clone.child.started_at(), running), ms_between(clone.child.started_at(), answered));
         out.add("qemu", "restore_shell", "ms", params, ms_between(clone.child.started_at(), answered));
         clone.child.stop(SIGKILL, Millis(0));
     }
