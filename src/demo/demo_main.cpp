@@ -181,10 +181,10 @@ Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_poin
                percentile(answered, 50), percentile(answered, 99));
     fmt::print("    {:<34} {:.0f} ms\n", fmt::format("all {} answering", answered.size()),
                answered.empty() ? 0.0 : *std::max_element(answered.begin(), answered.end()));
-    fmt::print("    {:<34} {:.1f} MiB in all, {:.2f} MiB per fork (measured: Pss of their VMMs {:.1f} MiB,\n"
-               "    {:<34} plus the template's memory file in the page cache {:.1f} MiB, counted once)\n",
+    fmt::print("    {:<34} {:.1f} MiB in all, {:.2f} MiB per fork (measured: their VMMs' Pss without\n"
+               "    {:<34} the template file's pages {:.1f} MiB, plus that file in the page cache {:.1f} MiB)\n",
                "host memory of the forks", host.total_mib(),
-               host.total_mib() / static_cast<double>(std::max<size_t>(pids.size(), 1)), host.pss_outside_mib, "",
+               host.total_mib() / static_cast<double>(std::max<size_t>(pids.size(), 1)), "", host.pss_outside_mib,
                host.page_cache_mib);
     fmt::print("    {:<34} {:.1f} MiB on disk, {:.1f} MiB of it in the page cache (mincore), mapped\n"
                "    {:<34} copy-on-write by all the forks\n",
