@@ -1,6 +1,7 @@
 // bench_restore: snapshot and restore, brood-vmm (backends copy and file) vs
-// QEMU 7.2 (migration to a file), for several guest sizes with the same
-// amount of memory touched; then the PSS of many VMs restored at once.
+// QEMU 7.2, plain (migration to a file) and at its best (clones of a shared
+// memory file, x-ignore-shared), for several guest sizes with the same
+// amount of memory touched; then what many VMs restored at once cost the host.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@ using namespace brood::bench;
 struct Snapshots {
     BroodSnapshot brood;
     std::optional<std::string> qemu;
+    std::optional<QemuTemplate> qemu_template;
 };
 
 Result<Snapshots> bench_size(const VmShape& shape, const RestoreConfig& config, const ScratchDir& scratch,
@@ -29,6 +31,9 @@ Result<Snapshots> bench_size(const VmShape& shape, const RestoreConfig& config, 
         snaps.qemu = TRY_CTX(qemu_snapshots(shape, config, scratch, out), "QEMU snapshot");
         note("bench_restore: {} MiB: QEMU restores", shape.memory_mib);
         TRY_CTX(qemu_restores(*snaps.qemu, shape, config, scratch, out), "QEMU restore");
+        note("bench_restore: {} MiB: QEMU template (shared memory file) and clones", shape.memory_mib);
+        snaps.qemu_template = TRY_CTX(qemu_template_snapshot(shape, config, scratch, out), "QEMU template");
+        TRY_CTX(qemu_clone_restores(*snaps.qemu_template, shape, config, scratch, out), "QEMU clone");
     }
     return snaps;
 }
@@ -37,6 +42,10 @@ void remove_files(const Snapshots& snaps) {
     ::unlink(snaps.brood.state_path.c_str());
     ::unlink(snaps.brood.memory_path.c_str());
     if (snaps.qemu) ::unlink(snaps.qemu->c_str());
+    if (snaps.qemu_template) {
+        ::unlink(snaps.qemu_template->memory_path.c_str());
+        ::unlink(snaps.qemu_template->state_path.c_str());
+    }
 }
 
 Result<void> run(const RestoreConfig& config, Reporter& out) {
@@ -54,10 +63,15 @@ Result<void> run(const RestoreConfig& config, Reporter& out) {
         RestoreConfig once = config;
         once.snapshots = 1;
         Reporter discard("unused");
-        for_density = Snapshots{TRY(brood_snapshots(density_shape, once, scratch, discard)), std::nullopt};
-        if (config.qemu) for_density->qemu = TRY(qemu_snapshots(density_shape, once, scratch, discard));
+        for_density = Snapshots{TRY(brood_snapshots(density_shape, once, scratch, discard)), std::nullopt,
+                                std::nullopt};
+        if (config.qemu) {
+            for_density->qemu = TRY(qemu_snapshots(density_shape, once, scratch, discard));
+            for_density->qemu_template = TRY(qemu_template_snapshot(density_shape, once, scratch, discard));
+        }
     }
-    TRY(density(for_density->brood, for_density->qemu, density_shape, config, scratch, out));
+    TRY(density(DensitySources{for_density->brood, for_density->qemu, for_density->qemu_template}, density_shape,
+                config, scratch, out));
     out.flush();
     return {};
 }

@@ -1,7 +1,7 @@
 /*
  * PVH entry and the switch to long mode, shared by the BSP and the APs.
  *
- * Every instruction a guest runs at CPL0 may be emulated (see DESIGN.md), so
+ * Every instruction a guest runs at CPL0 may be emulated (docs/development-hosts.md), so
  * nothing here loops: the GDT and the identity-mapped page tables for the
  * first 4 GiB are built by the assembler, and the entry path is straight-line.
  */

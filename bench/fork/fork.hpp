@@ -28,7 +28,8 @@ struct Config {
     uint64_t memory_mib = 512;
     uint64_t touch_mib = 256;
     unsigned copy_max = 10;   // largest N for copied forks (unless reflinks make copies cheap)
-    unsigned qemu_max = 10;   // largest N for QEMU restores
+    unsigned qemu_max = 10;   // largest N for plain QEMU restores
+    unsigned qemu_template_max = 100; // largest N for QEMU clones of a shared memory file
     unsigned concurrency = 0; // broodd's fan-out concurrency, when it has the option (0: its default)
     bool copies = true;
     std::optional<std::string> qemu;
@@ -113,15 +114,25 @@ struct Source {
 // Deletes the forks of a fan-out through the API.
 [[nodiscard]] Result<void> delete_forks(const Daemon& daemon, const Fanout& fanout);
 
-// QEMU: a source VM snapshotted to a migration file, and N plain
+// QEMU, plain: a source VM snapshotted to a migration file, and N
 // `-incoming` restores of it at once.
 [[nodiscard]] Result<std::string> qemu_migration_file(const Config& config, const ScratchDir& scratch);
 [[nodiscard]] Result<Fanout> qemu_fanout(const std::string& migration_file, unsigned n, unsigned run,
                                          const Config& config, const ScratchDir& scratch,
                                          std::vector<Child>& keep_alive);
 
-// Memory: the page-cache pages of a file that are resident (mincore).
-[[nodiscard]] Result<uint64_t> cached_bytes(const std::string& path);
+// QEMU at its best (support/qemu_template.hpp): a source whose RAM is a
+// shared memory file, saved with x-ignore-shared; N clones at once, each
+// mapping the file privately.
+struct QemuTemplate {
+    std::string memory_path;
+    std::string state_path;
+};
+[[nodiscard]] Result<QemuTemplate> qemu_template(const Config& config, const ScratchDir& scratch);
+[[nodiscard]] Result<Fanout> qemu_clone_fanout(const QemuTemplate& tpl, unsigned n, unsigned run,
+                                               const Config& config, const ScratchDir& scratch,
+                                               std::vector<Child>& keep_alive);
+
 // Whether the file system under `dir` shares extents (FICLONE works).
 bool reflink_works(const std::string& dir);
 

@@ -1,5 +1,5 @@
-// The host side of bench_fork: page-cache residency of memory files, reflink
-// support, and killing everything the bench started.
+// The host side of bench_fork: reflink support, and killing everything the
+// bench started.
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -16,7 +16,6 @@
 
 #include <fmt/format.h>
 
-#include "common/mapping.hpp"
 #include "common/unique_fd.hpp"
 #include "fork/fork.hpp"
 
@@ -50,22 +49,6 @@ extern "C" void on_stop_signal(int signo) {
 }
 
 } // namespace
-
-Result<uint64_t> cached_bytes(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return fail_errno("open " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return fail_errno("stat " + path);
-    if (st.st_size == 0) return uint64_t{0};
-    auto size = static_cast<size_t>(st.st_size);
-    auto map = TRY(Mapping::of_file(fd.get(), size, PROT_READ, MAP_SHARED));
-    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    std::vector<unsigned char> resident((size + page - 1) / page);
-    if (::mincore(map.data(), size, resident.data()) < 0) return fail_errno("mincore " + path);
-    uint64_t pages = 0;
-    for (unsigned char r : resident) pages += r & 1;
-    return pages * page;
-}
 
 bool reflink_works(const std::string& dir) {
     std::string a = dir + "/.reflink-probe-a", b = dir + "/.reflink-probe-b";

@@ -1,18 +1,16 @@
-// QEMU 7.2, the peer: the same test guest snapshotted by migration to a file
-// (QMP `stop` + `migrate` to `exec:cat > FILE`), then N plain `-incoming
-// "exec:cat FILE"` restores at once. Each restore reads the whole stream into
-// its own memory; QEMU's copy-on-write clones (x-ignore-shared with a shared
-// memory-backend-file) are not measured here (see DESIGN.md).
-#include <dirent.h>
+// QEMU 7.2, the peer, two ways. Plain: the same test guest snapshotted by
+// migration to a file (QMP `stop` + `migrate` to `exec:cat > FILE`), then N
+// `-incoming "exec:cat FILE"` restores at once, each reading the whole
+// stream into its own memory. At its best: copy-on-write clones of a shared
+// memory file (support/qemu_template.hpp).
 #include <signal.h>
 
-#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "fork/fork.hpp"
-#include "support/qmp.hpp"
+#include "support/qemu_template.hpp"
 #include "support/subjects.hpp"
 
 namespace brood::bench::fork {
@@ -23,30 +21,7 @@ constexpr int64_t kUnlimitedBandwidth = int64_t{1} << 40;
 constexpr auto kStatusPoll = std::chrono::microseconds(500);
 
 std::vector<std::string> qemu_with_qmp(const Config& config, const std::string& qmp_path) {
-    auto command = qemu_command(*config.qemu, VmShape{config.memory_mib, 1});
-    command.insert(command.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", qmp_path)});
-    return command;
-}
-
-// Whether `pid` has a child that has not exited (QEMU's migration `cat`).
-bool has_live_child(pid_t pid) {
-    std::string tasks = fmt::format("/proc/{}/task", pid);
-    DIR* dir = ::opendir(tasks.c_str());
-    if (!dir) return false;
-    bool live = false;
-    while (dirent* e = ::readdir(dir)) {
-        if (e->d_name[0] == '.') continue;
-        std::ifstream children(tasks + "/" + e->d_name + "/children");
-        for (pid_t child; children >> child && !live;) {
-            std::ifstream stat(fmt::format("/proc/{}/stat", child));
-            std::string text;
-            std::getline(stat, text);
-            size_t paren = text.rfind(')');
-            live = paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
-        }
-    }
-    ::closedir(dir);
-    return live;
+    return qemu_template::with_qmp(qemu_command(*config.qemu, VmShape{config.memory_mib, 1}), qmp_path);
 }
 
 // Connects QMP, waits for the incoming migration to end (a `cont` sent
@@ -81,16 +56,8 @@ Result<std::string> qemu_migration_file(const Config& config, const ScratchDir& 
     std::string file = scratch / "qemu.migration";
     TRY(qmp.execute("stop"));
     TRY(qmp.execute("migrate", {{"uri", fmt::format("exec:cat > {}", file)}}));
-    for (;;) {
-        auto event = TRY(qmp.wait_event("MIGRATION", deadline));
-        std::string status = event["data"].value("status", "");
-        if (status == "completed") break;
-        if (status == "failed" || status == "cancelled") return fail("QEMU migration " + status);
-    }
-    while (has_live_child(vm.pid())) {
-        if (Clock::now() >= deadline) return fail("QEMU's migration helper did not finish");
-        std::this_thread::sleep_for(Millis(1));
-    }
+    TRY(qemu_template::wait_migration(qmp, deadline));
+    TRY(qemu_template::wait_children_gone(vm.pid(), deadline));
     vm.stop(SIGKILL, Millis(0));
     return file;
 }

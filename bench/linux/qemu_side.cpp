@@ -1,9 +1,5 @@
 // QEMU microvm with KVM, the peer: cold boots with plain RAM; then VM
-// templating at its best: the source's RAM is a shared memory file
-// (memory-backend-file, share=on) and its migration stream leaves RAM out
-// (x-ignore-shared); each clone maps the same file privately (share=off),
-// takes the small stream with `-incoming defer` + `migrate-incoming`, and
-// continues.
+// templating at its best (support/qemu_template.hpp).
 #include <signal.h>
 
 #include <thread>
@@ -11,39 +7,15 @@
 #include <fmt/format.h>
 
 #include "linux/linux.hpp"
-#include "support/qmp.hpp"
+#include "support/qemu_template.hpp"
 
 namespace brood::bench::linux_guest {
 namespace {
 
-const nlohmann::json kIgnoreShared = {{"capabilities", nlohmann::json::array({{{"capability", "x-ignore-shared"},
-                                                                                {"state", true}}})}};
-
-std::vector<std::string> qemu_command(const Config& c, const std::string& machine) {
-    return {c.qemu, "-M", machine, "-accel", "kvm", "-cpu", "host", "-m", std::to_string(c.memory_mib) + "M",
+std::vector<std::string> qemu_command(const Config& c) {
+    return {c.qemu, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", std::to_string(c.memory_mib) + "M",
             "-smp", std::to_string(c.vcpus), "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio",
             "-kernel", c.vmlinux, "-initrd", c.initrd, "-append", c.cmdline};
-}
-
-// With the guest's RAM in `mem_path`, shared (the template) or private (a clone).
-std::vector<std::string> with_memory_file(const Config& c, const std::string& mem_path, bool share,
-                                          const std::string& qmp_path) {
-    auto command = qemu_command(c, "microvm,memory-backend=mem");
-    command.insert(command.end(),
-                   {"-object",
-                    fmt::format("memory-backend-file,id=mem,size={}M,mem-path={},share={}", c.memory_mib, mem_path,
-                                share ? "on" : "off"),
-                    "-qmp", fmt::format("unix:{},server=on,wait=off", qmp_path)});
-    return command;
-}
-
-Result<void> wait_migration(Qmp& qmp, Clock::time_point deadline) {
-    for (;;) {
-        auto event = TRY(qmp.wait_event("MIGRATION", deadline));
-        const std::string status = event["data"].value("status", "");
-        if (status == "completed") return {};
-        if (status == "failed" || status == "cancelled") return fail("QEMU migration " + status);
-    }
 }
 
 // The template: boot with a shared memory file, save the device state only.
@@ -51,19 +23,14 @@ Result<void> make_template(const Config& c, const ScratchDir& scratch) {
     const std::string qmp_path = scratch / "qemu-template.qmp";
     SpawnOptions options;
     options.stderr_path = scratch / "qemu-template.stderr";
-    auto vm = TRY(Child::spawn(with_memory_file(c, scratch / "qemu.mem", true, qmp_path), options));
+    auto command = qemu_template::with_qmp(
+        qemu_template::with_memory_file(qemu_command(c), c.memory_mib, scratch / "qemu.mem", true), qmp_path);
+    auto vm = TRY(Child::spawn(command, options));
     auto deadline = deadline_in(c.timeout);
     TRY_CTX(vm.out().wait_for("brood-initrd ready", deadline), "QEMU template boot: " + vm.stderr_tail());
     TRY(shell_answers(vm, deadline));
     auto qmp = TRY(Qmp::connect(qmp_path, deadline));
-    auto caps = kIgnoreShared;
-    caps["capabilities"].push_back({{"capability", "events"}, {"state", true}});
-    TRY(qmp.execute("migrate-set-capabilities", caps));
-    TRY(qmp.execute("stop"));
-    TRY(qmp.execute("migrate", {{"uri", fmt::format("exec:cat > {}", scratch / "qemu.state")}}));
-    TRY(wait_migration(qmp, deadline));
-    // QEMU's `cat` may still be writing when QEMU says "completed".
-    std::this_thread::sleep_for(Millis(500));
+    TRY(qemu_template::save_template(qmp, vm.pid(), scratch / "qemu.state", deadline));
     vm.stop(SIGKILL, Millis(0));
     return {};
 }
@@ -75,31 +42,17 @@ struct Clone {
 
 Result<Clone> spawn_clone(const Config& c, const ScratchDir& scratch, const std::string& tag) {
     const std::string qmp_path = scratch / (tag + ".qmp");
-    auto command = with_memory_file(c, scratch / "qemu.mem", false, qmp_path);
-    command.insert(command.end(), {"-incoming", "defer"});
     SpawnOptions options;
     options.stderr_path = scratch / (tag + ".stderr");
+    auto command = qemu_template::clone_command(qemu_command(c), c.memory_mib, scratch / "qemu.mem", qmp_path);
     return Clone{TRY(Child::spawn(command, options)), qmp_path};
 }
 
 // Loads the stream and runs the clone; returns once its vCPUs run.
 Result<void> resume_clone(const Child& child, const std::string& qmp_path, const ScratchDir& scratch,
                           Clock::time_point deadline) {
-    auto qmp = TRY_CTX(Qmp::connect(qmp_path, deadline), child.stderr_tail());
-    TRY(qmp.execute("migrate-set-capabilities", kIgnoreShared));
-    TRY(qmp.execute("migrate-incoming", {{"uri", fmt::format("exec:cat {}", scratch / "qemu.state")}}));
-    for (;;) {
-        auto status = TRY(qmp.execute("query-status"));
-        const std::string now = status.value("status", "");
-        if (now == "running") return {};
-        if (now != "inmigrate" && now != "prelaunch") {
-            TRY(qmp.execute("cont"));
-            TRY(qmp.wait_event("RESUME", deadline));
-            return {};
-        }
-        if (Clock::now() >= deadline) return fail("QEMU: incoming migration did not finish");
-        std::this_thread::sleep_for(Millis(1));
-    }
+    TRY(qemu_template::resume_clone(child, qmp_path, scratch / "qemu.state", deadline));
+    return {};
 }
 
 } // namespace
@@ -108,7 +61,7 @@ Result<void> qemu_side(const Config& c, const ScratchDir& scratch, Reporter& out
     for (unsigned run = 0; run < c.boots; ++run) {
         SpawnOptions options;
         options.stderr_path = scratch / "qemu-boot.stderr";
-        auto vm = TRY(Child::spawn(qemu_command(c, "microvm"), options));
+        auto vm = TRY(Child::spawn(qemu_command(c), options));
         auto ready = TRY_CTX(vm.out().wait_for("brood-initrd ready", deadline_in(c.timeout)),
                              "QEMU boot: " + vm.stderr_tail());
         out.add("qemu", "boot_ready", "ms", c.params(), ms_between(vm.started_at(), ready.at));

@@ -1,16 +1,16 @@
-// QEMU's half of bench_restore: snapshot = QMP `stop` + `migrate` to
+// QEMU's half of bench_restore, plain: snapshot = QMP `stop` + `migrate` to
 // `exec:cat > FILE` (QEMU 7.2 has no file: URI); restore = `-incoming
-// "exec:cat FILE"` + `cont`.
-#include <dirent.h>
+// "exec:cat FILE"` + `cont`. (Its best configuration, a shared memory file:
+// restore/qemu_clones.cpp.)
 #include <signal.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "restore/restore.hpp"
+#include "support/qemu_template.hpp"
 
 namespace brood::bench {
 namespace {
@@ -23,52 +23,12 @@ constexpr int64_t kUnlimitedBandwidth = int64_t{1} << 40;
 constexpr auto kStatusPoll = std::chrono::microseconds(500);
 
 std::vector<std::string> qemu_with_qmp(const std::string& qemu, const VmShape& shape, const std::string& qmp_path) {
-    auto command = qemu_command(qemu, shape);
-    command.insert(command.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", qmp_path)});
-    return command;
-}
-
-// Children of `pid` that are still running (not zombies).
-std::vector<pid_t> live_children(pid_t pid) {
-    std::vector<pid_t> live;
-    std::string task_dir = fmt::format("/proc/{}/task", pid);
-    DIR* dir = ::opendir(task_dir.c_str());
-    if (!dir) return live;
-    while (dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] == '.') continue;
-        std::ifstream children(task_dir + "/" + entry->d_name + "/children");
-        for (pid_t child; children >> child;) {
-            std::ifstream stat(fmt::format("/proc/{}/stat", child));
-            std::string comm_and_rest;
-            std::getline(stat, comm_and_rest);
-            size_t close_paren = comm_and_rest.rfind(')');
-            bool zombie = close_paren != std::string::npos && close_paren + 2 < comm_and_rest.size() &&
-                          comm_and_rest[close_paren + 2] == 'Z';
-            if (!zombie) live.push_back(child);
-        }
-    }
-    ::closedir(dir);
-    return live;
-}
-
-// The `cat` QEMU runs for an exec: migration may still be writing when QEMU
-// says "completed": wait for it before using the file.
-Result<void> wait_children_gone(pid_t pid, Clock::time_point deadline) {
-    while (!live_children(pid).empty()) {
-        if (Clock::now() >= deadline) return fail("QEMU's migration helper did not finish");
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return {};
+    return qemu_template::with_qmp(qemu_command(qemu, shape), qmp_path);
 }
 
 Result<void> migrate_to_file(Qmp& qmp, const std::string& file, Clock::time_point deadline) {
     TRY(qmp.execute("migrate", {{"uri", fmt::format("exec:cat > {}", file)}}));
-    for (;;) {
-        auto event = TRY(qmp.wait_event("MIGRATION", deadline));
-        std::string status = event["data"].value("status", "");
-        if (status == "completed") return {};
-        if (status == "failed" || status == "cancelled") return fail(fmt::format("QEMU migration {}", status));
-    }
+    return qemu_template::wait_migration(qmp, deadline);
 }
 
 } // namespace
@@ -127,7 +87,7 @@ Result<std::string> qemu_snapshots(const VmShape& shape, const RestoreConfig& co
         auto completed = Clock::now();
         // brood-vmm answers once its files are fsynced; QEMU's `cat` does not
         // sync, so the bench does, and times QEMU to the same point.
-        TRY(wait_children_gone(vm.pid(), deadline_in(config.timeout)));
+        TRY(qemu_template::wait_children_gone(vm.pid(), deadline_in(config.timeout)));
         TRY(fsync_file(file));
         auto durable = Clock::now();
         auto size = TRY(file_size(file));

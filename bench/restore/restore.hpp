@@ -51,10 +51,29 @@ Result<std::string> qemu_snapshots(const VmShape& shape, const RestoreConfig& co
 Result<void> qemu_restores(const std::string& migration_file, const VmShape& shape, const RestoreConfig& config,
                            const ScratchDir& scratch, Reporter& out);
 
+// QEMU in its best cloning configuration: a source whose RAM is a shared
+// memory file, saved once with x-ignore-shared (device state only; the
+// source stays stopped for good); clones map the file privately.
+struct QemuTemplate {
+    std::string memory_path; // the shared memory file
+    std::string state_path;  // the device-state stream
+};
+Result<QemuTemplate> qemu_template_snapshot(const VmShape& shape, const RestoreConfig& config,
+                                            const ScratchDir& scratch, Reporter& out);
+Result<void> qemu_clone_restores(const QemuTemplate& tpl, const VmShape& shape, const RestoreConfig& config,
+                                 const ScratchDir& scratch, Reporter& out);
+
+// What density() starts VMs from.
+struct DensitySources {
+    BroodSnapshot brood;
+    std::optional<std::string> qemu_migration;
+    std::optional<QemuTemplate> qemu_template;
+};
 // Starts `config.density_vms` VMs from one snapshot, all at once, per
-// backend (and QEMU when `qemu_file` is set); reports their PSS.
-Result<void> density(const BroodSnapshot& snapshot, const std::optional<std::string>& qemu_file,
-                     const VmShape& shape, const RestoreConfig& config, const ScratchDir& scratch, Reporter& out);
+// backend (and for each QEMU configuration given); reports what they cost
+// the host (support/proc_memory.hpp: Pss plus page cache, each page once).
+Result<void> density(const DensitySources& sources, const VmShape& shape, const RestoreConfig& config,
+                     const ScratchDir& scratch, Reporter& out);
 
 // --- pieces shared by the parts above ---
 
@@ -73,5 +92,11 @@ Result<QemuVm> spawn_qemu_restore(const std::string& migration_file, const VmSha
                                   const std::string& qemu, const ScratchDir& scratch, const std::string& tag);
 // Connects QMP, sends `cont` and waits for the RESUME event; when it came.
 Result<Clock::time_point> qemu_resume(QemuVm& vm, Clock::time_point deadline);
+
+// Spawns a clone of `tpl` (-incoming defer); the caller resumes it.
+Result<QemuVm> spawn_qemu_clone(const QemuTemplate& tpl, const VmShape& shape, const std::string& qemu,
+                                const ScratchDir& scratch, const std::string& tag);
+// Loads the device state into a clone and runs it; when its vCPUs ran.
+Result<Clock::time_point> qemu_clone_resume(QemuVm& vm, const QemuTemplate& tpl, Clock::time_point deadline);
 
 } // namespace brood::bench

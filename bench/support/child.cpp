@@ -103,8 +103,11 @@ Result<Child> Child::spawn(const std::vector<std::string>& argv, const SpawnOpti
     } else {
         posix_spawn_file_actions_addopen(actions.get(), STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     }
-    std::string err = options.stderr_path.empty() ? "/dev/null" : options.stderr_path;
-    posix_spawn_file_actions_addopen(actions.get(), STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (!options.inherit_stderr || !options.stderr_path.empty()) {
+        std::string err = options.stderr_path.empty() ? "/dev/null" : options.stderr_path;
+        posix_spawn_file_actions_addopen(actions.get(), STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                         0644);
+    }
     if (options.ready_pipe) {
         ready = TRY(make_pipe());
         posix_spawn_file_actions_adddup2(actions.get(), ready->write_end.get(), 3);

@@ -1,6 +1,8 @@
 // A child process started with posix_spawn, its stdin/stdout as pipes, and
 // killed when the owner goes away, or when SIGINT, SIGTERM or SIGHUP stops
-// the bench (SIGPIPE is ignored): a bench never leaves a VM behind.
+// the program (SIGPIPE is ignored): a bench or test never leaves a VM
+// behind. The one process harness of the benches and the tests
+// (tests/support/vm_process.hpp is built on it).
 #pragma once
 
 #include <sys/types.h>
@@ -22,8 +24,10 @@ struct SpawnOptions {
     bool stdout_pipe = true;
     // The child's fd 3 is the write end of a pipe (brood-vmm --ready-fd 3).
     bool ready_pipe = false;
-    // Where the child's stderr goes (appended); /dev/null when empty.
+    // Where the child's stderr goes (appended); /dev/null when empty, unless
+    // `inherit_stderr` (then it is the parent's).
     std::string stderr_path;
+    bool inherit_stderr = false;
 };
 
 class Child final {

@@ -1,4 +1,4 @@
-// Routes for forks and templates (issue 5).
+// Routes for forks and templates.
 #include "api/fork_routes.hpp"
 
 #include "api/json_views.hpp"

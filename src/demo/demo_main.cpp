@@ -24,6 +24,7 @@
 
 #include "common/http/client.hpp"
 #include "demo/scratch_daemon.hpp"
+#include "support/proc_memory.hpp"
 
 namespace {
 
@@ -89,19 +90,6 @@ Result<void> in_parallel(const std::string& socket, size_t n, size_t threads,
     return {};
 }
 
-double pss_mib(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
-    for (std::string key; in >> key;) {
-        if (key == "Pss:") {
-            double kib = 0;
-            in >> kib;
-            return kib / 1024.0;
-        }
-        in.ignore(1 << 12, '\n');
-    }
-    return 0;
-}
-
 double percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
@@ -164,26 +152,28 @@ Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_poin
 
     // Every fork is asked `ping` at once; latency counts from the fork call.
     std::vector<double> latency(forks.size(), -1);
-    std::vector<double> pss(forks.size(), 0);
+    std::vector<pid_t> pids(forks.size(), 0);
     auto ping = [&](size_t i, Api& conn) -> Result<void> {
         std::string id = forks[i].value("id", "");
         json ask{{"input", "ping"}, {"until", "pong"}, {"timeout_ms", 10'000}};
         auto pong = conn.call("POST", "/instances/" + id + "/console", ask, 15'000);
         if (pong && pong->value("output", "").find("pong") != std::string::npos) latency[i] = ms_since(fork_began);
-        if (forks[i].contains("pid") && forks[i]["pid"].is_number_integer()) pss[i] = pss_mib(forks[i]["pid"]);
+        if (forks[i].contains("pid") && forks[i]["pid"].is_number_integer()) pids[i] = forks[i]["pid"].get<pid_t>();
         return {};
     };
     TRY(in_parallel(daemon.socket(), forks.size(), 8, ping));
     std::vector<double> answered;
     for (double ms : latency)
         if (ms >= 0) answered.push_back(ms);
-    double pss_sum = 0;
-    for (double p : pss) pss_sum += p;
+    std::erase(pids, 0);
 
-    struct stat st {};
+    // Host memory, counted as the benches count it: the forks' Pss plus the
+    // template file's page cache (mincore), each page once.
     std::string memory = fmt::format("{}/guests/{}/snapshots/snapshot-latest/memory", daemon.data_dir(), source);
-    double template_mib = ::stat(memory.c_str(), &st) == 0 ? static_cast<double>(st.st_blocks) * 512 / (1 << 20) : 0;
-    double copies_mib = template_mib * static_cast<double>(o.forks);
+    auto host = TRY_CTX(bench::read_host_memory(pids, {memory}), "host memory of the forks");
+    struct stat st {};
+    double template_disk_mib = ::stat(memory.c_str(), &st) == 0 ? static_cast<double>(st.st_blocks) * 512 / (1 << 20) : 0;
+    double copies_mib = template_disk_mib * static_cast<double>(o.forks);
 
     fmt::print("\n  the {} forks\n", o.forks);
     fmt::print("    {:<34} {} of {}\n", "answered ping", answered.size(), o.forks);
@@ -191,13 +181,17 @@ Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_poin
                percentile(answered, 50), percentile(answered, 99));
     fmt::print("    {:<34} {:.0f} ms\n", fmt::format("all {} answering", answered.size()),
                answered.empty() ? 0.0 : *std::max_element(answered.begin(), answered.end()));
-    fmt::print("    {:<34} {:.1f} MiB in all, {:.2f} MiB per fork (Pss of their VMMs)\n", "host memory of the forks",
-               pss_sum, pss_sum / static_cast<double>(std::max<size_t>(forks.size(), 1)));
-    fmt::print("    {:<34} {:.1f} MiB, one copy in the page cache, mapped copy-on-write by all\n",
-               "the template's memory file", template_mib);
-    fmt::print("    {:<34} {:.0f} MiB ({} x {:.1f} MiB): the forks use {:.0f}x less\n",
-               fmt::format("{} private copies would take", o.forks), copies_mib, o.forks, template_mib,
-               copies_mib / std::max(pss_sum + template_mib, 1e-9));
+    fmt::print("    {:<34} {:.1f} MiB in all, {:.2f} MiB per fork (measured: their VMMs' Pss without\n"
+               "    {:<34} the template file's pages {:.1f} MiB, plus that file in the page cache {:.1f} MiB)\n",
+               "host memory of the forks", host.total_mib(),
+               host.total_mib() / static_cast<double>(std::max<size_t>(pids.size(), 1)), "", host.pss_outside_mib,
+               host.page_cache_mib);
+    fmt::print("    {:<34} {:.1f} MiB on disk, {:.1f} MiB of it in the page cache (mincore), mapped\n"
+               "    {:<34} copy-on-write by all the forks\n",
+               "the template's memory file", template_disk_mib, host.page_cache_mib, "");
+    fmt::print("    {:<34} ~{:.0f} MiB ({} x the {:.1f} MiB file; not measured): ~{:.0f}x what the forks use\n",
+               fmt::format("{} private copies, estimated", o.forks), copies_mib, o.forks, template_disk_mib,
+               copies_mib / std::max(host.total_mib(), 1e-9));
     fmt::print("\n");
 
     t = Clock::now();

@@ -40,7 +40,7 @@ struct InstanceRecord {
     std::string restore_backend;  // backend of the last restore
     std::optional<ExitInfo> last_exit;
 
-    // Issue 5: set on forks.
+    // Set on forks.
     std::string template_id;
     std::string source_instance_id;
 };

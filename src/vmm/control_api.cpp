@@ -19,7 +19,12 @@ uint64_t rss_kib() {
     return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
 }
 
-// Guest pages resident in this process (anonymous or file-backed).
+// Guest pages mincore calls resident. For anonymous RAM, the pages this VM
+// touched and that are in memory (not swapped out). For RAM mapped from a
+// memory file, also every page of that file in the page cache, whether or
+// not this process ever touched it (other VMs of the same file, the writer
+// of the snapshot): mincore reports page-cache residency, not this process's
+// mappings, so it is not this VM's share of memory.
 uint64_t guest_resident_kib(GuestMemory& memory) {
     size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     size_t pages = memory.size() / page;

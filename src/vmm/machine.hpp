@@ -33,7 +33,8 @@ struct MachineExit {
 
 class Machine final {
 public:
-    // Creates the VM, registers memory (before the irqchip: see DESIGN.md),
+    // Creates the VM, registers memory (before the irqchip: cheaper there,
+    // see docs/development-hosts.md),
     // creates the irqchip, PIT, vCPUs and devices. The vCPUs are not set up.
     static Result<std::unique_ptr<Machine>> create(kvm::Kvm kvm, GuestMemory memory, uint32_t vcpu_count,
                                                    std::shared_ptr<Console> console);

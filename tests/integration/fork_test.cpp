@@ -1,4 +1,4 @@
-// Issue 5: templates and their forks, on real VMs through the API.
+// Templates and their forks, on real VMs through the API.
 #include <thread>
 
 #include "fork_fixture.hpp"

@@ -1,4 +1,4 @@
-// The main path, driven like a user over the API.
+// The main path of an instance, driven like a user over the API.
 #include <signal.h>
 
 #include <filesystem>

@@ -1,6 +1,6 @@
 // The fork count as a state machine: a failure injected at every step of a
 // fork, and a daemon crash at every step, leave whole forks or none, and a
-// count equal to the live forks (DESIGN.md, "Invariants worth tests").
+// count equal to the live forks (docs/development-hosts.md).
 #include <sys/wait.h>
 
 #include "fork_fixture.hpp"

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -19,8 +19,6 @@
 #include <fmt/format.h>
 
 #include "common/http/client.hpp"
-
-extern char** environ;
 
 namespace brood::test {
 namespace {
@@ -60,39 +58,20 @@ std::string line_with(const std::string& text, const std::string& needle) {
 }
 
 Result<VmProcess> VmProcess::start(const std::vector<std::string>& args, const std::string& dir, Millis timeout) {
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) < 0) return fail_errno("pipe");
-    UniqueFd ready_read(pipefd[0]), ready_write(pipefd[1]);
-
     std::vector<std::string> argv = {vmm_path()};
     argv.insert(argv.end(), args.begin(), args.end());
-    for (std::string extra : {"--serial-log", "--serial-socket", "--control-socket"}) argv.push_back(extra), argv.push_back("");
-    argv[argv.size() - 5] = dir + "/serial.log";
-    argv[argv.size() - 3] = dir + "/serial.sock";
-    argv[argv.size() - 1] = dir + "/control.sock";
-    argv.push_back("--ready-fd");
-    argv.push_back("3");
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, ready_write.get(), 3);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
+    argv.insert(argv.end(), {"--serial-log", dir + "/serial.log", "--serial-socket", dir + "/serial.sock",
+                             "--control-socket", dir + "/control.sock", "--ready-fd", "3"});
+    bench::SpawnOptions options;
+    options.stdin_pipe = false;
+    options.stdout_pipe = false;
+    options.ready_pipe = true;
+    options.inherit_stderr = true; // brood-vmm's messages show in the test's output
     VmProcess vm;
     vm._dir = dir;
-    vm._started = Clock::now();
-    int rc = ::posix_spawn(&vm._pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return fail(Error::from_errno("spawn brood-vmm", rc));
-    ready_write.reset();
-
-    pollfd pfd{ready_read.get(), POLLIN, 0};
-    int n = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
-    char buf[16] = {};
-    ssize_t got = n > 0 ? ::read(ready_read.get(), buf, sizeof(buf)) : 0;
-    if (got <= 0) {
-        auto code = vm.wait_exit(Millis(n > 0 ? 2000 : 0));
+    vm._child = TRY(bench::Child::spawn(argv, options));
+    if (!vm._child->wait_ready(bench::deadline_in(timeout))) {
+        auto code = vm._child->wait_exit(bench::deadline_in(Millis(2000)));
         vm.kill_now();
         return fail(fmt::format("brood-vmm did not become ready ({})",
                                 code ? fmt::format("exit code {}", *code) : std::string("timeout")));
@@ -108,32 +87,14 @@ Result<VmProcess> VmProcess::start(const std::vector<std::string>& args, const s
     return vm;
 }
 
-VmProcess::VmProcess(VmProcess&& o) noexcept
-    : _pid(std::exchange(o._pid, -1)), _dir(std::move(o._dir)), _consumed(o._consumed), _serial(std::move(o._serial)),
-      _started(o._started), _exit_code(o._exit_code) {}
-
-VmProcess& VmProcess::operator=(VmProcess&& o) noexcept {
-    if (this != &o) {
-        kill_now();
-        _pid = std::exchange(o._pid, -1);
-        _dir = std::move(o._dir);
-        _consumed = o._consumed;
-        _serial = std::move(o._serial);
-        _started = o._started;
-        _exit_code = o._exit_code;
-    }
-    return *this;
+void VmProcess::kill_now() {
+    if (_child) _child->kill_now();
 }
 
-VmProcess::~VmProcess() { kill_now(); }
-
-void VmProcess::kill_now() {
-    if (_pid > 0 && !_exit_code) {
-        ::kill(_pid, SIGKILL);
-        int status = 0;
-        ::waitpid(_pid, &status, 0);
-        _exit_code = 128 + SIGKILL;
-    }
+std::optional<int> VmProcess::exited() {
+    if (!_child) return std::nullopt;
+    auto code = _child->wait_exit(Clock::now());
+    return code ? std::optional<int>(*code) : std::nullopt;
 }
 
 std::string VmProcess::read_log() const {
@@ -151,7 +112,8 @@ Result<std::string> VmProcess::wait_for(const std::string& text, Millis timeout)
         std::string log = read_log();
         size_t at = log.find(text, _consumed);
         size_t end = at == std::string::npos ? at : log.find('\n', at);
-        if (end == std::string::npos && at != std::string::npos && _exit_code) end = log.size() - 1;
+        std::optional<int> exit_code = exited();
+        if (end == std::string::npos && at != std::string::npos && exit_code) end = log.size() - 1;
         if (end != std::string::npos) {
             end += 1; // whole lines only: the guest may still be printing this one
             std::string out = log.substr(_consumed, end - _consumed);
@@ -160,14 +122,10 @@ Result<std::string> VmProcess::wait_for(const std::string& text, Millis timeout)
         }
         if (Clock::now() > deadline)
             return fail(fmt::format("timed out waiting for \"{}\"; unread output: \"{}\"", text, log.substr(_consumed)));
-        if (_pid > 0 && !_exit_code) {
-            int status = 0;
-            if (::waitpid(_pid, &status, WNOHANG) == _pid) {
-                _exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                continue; // one more look at the log
-            }
-        } else if (_exit_code) {
-            return fail(fmt::format("brood-vmm exited ({}) before \"{}\" appeared; output: \"{}\"", *_exit_code, text,
+        if (exit_code) {
+            // It ended after the log was read: one more look at the log first.
+            if (log.size() != read_log().size()) continue;
+            return fail(fmt::format("brood-vmm exited ({}) before \"{}\" appeared; output: \"{}\"", *exit_code, text,
                                     log.substr(_consumed)));
         }
         std::this_thread::sleep_for(Millis(1));
@@ -193,19 +151,10 @@ Result<http::Response> VmProcess::api(const std::string& method, const std::stri
 }
 
 Result<int> VmProcess::wait_exit(Millis timeout) {
-    if (_exit_code) return *_exit_code;
-    auto deadline = Clock::now() + timeout;
-    for (;;) {
-        int status = 0;
-        pid_t r = ::waitpid(_pid, &status, WNOHANG);
-        if (r == _pid) {
-            _exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            return *_exit_code;
-        }
-        if (r < 0) return fail_errno("waitpid");
-        if (Clock::now() > deadline) return fail("brood-vmm did not exit in time");
-        std::this_thread::sleep_for(Millis(1));
-    }
+    if (!_child) return fail("brood-vmm was not started");
+    auto code = _child->wait_exit(bench::deadline_in(timeout));
+    if (!code) return fail("brood-vmm did not exit in time");
+    return *code;
 }
 
 } // namespace brood::test
@@ -214,39 +163,26 @@ namespace brood::test {
 
 ProcessResult run_vmm(const std::vector<std::string>& args, Millis timeout) {
     ProcessResult result;
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) < 0) return result;
-    UniqueFd err_read(pipefd[0]), err_write(pipefd[1]);
+    std::string dir = make_temp_dir("run-vmm");
+    std::string err = dir + "/stderr";
     std::vector<std::string> argv = {vmm_path()};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return result;
-    err_write.reset();
-    auto deadline = Clock::now() + timeout;
-    char buf[4096];
-    for (;;) {
-        int left = static_cast<int>(std::chrono::duration_cast<Millis>(deadline - Clock::now()).count());
-        pollfd pfd{err_read.get(), POLLIN, 0};
-        if (left <= 0 || ::poll(&pfd, 1, left) <= 0) {
-            ::kill(pid, SIGKILL);
-            break;
-        }
-        ssize_t n = ::read(err_read.get(), buf, sizeof(buf));
-        if (n <= 0) break;
-        result.stderr_text.append(buf, static_cast<size_t>(n));
+    bench::SpawnOptions options;
+    options.stdin_pipe = false;
+    options.stdout_pipe = false;
+    options.stderr_path = err;
+    auto child = bench::Child::spawn(argv, options);
+    if (child) {
+        auto code = child->wait_exit(bench::deadline_in(timeout));
+        if (!code) child->stop(SIGKILL, Millis(0));
+        result.exit_code = code ? *code : 128 + SIGKILL;
+        std::ifstream in(err, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        result.stderr_text = ss.str();
     }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
     return result;
 }
 

@@ -1,5 +1,6 @@
-// Test and benchmark harness: runs one brood-vmm process, reads its serial
-// log, types into its serial socket and calls its control API.
+// Test harness: runs one brood-vmm process, reads its serial log, types
+// into its serial socket and calls its control API. The process itself is a
+// bench::Child (bench/support/child.hpp), the one process harness.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +13,7 @@
 #include "common/http/message.hpp"
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
+#include "support/child.hpp"
 
 namespace brood::test {
 
@@ -36,15 +38,15 @@ public:
     // socket inside `dir`, and waits for its ready fd (or its exit).
     static Result<VmProcess> start(const std::vector<std::string>& args, const std::string& dir,
                                    Millis timeout = Millis(10'000));
-    VmProcess(VmProcess&&) noexcept;
-    VmProcess& operator=(VmProcess&&) noexcept;
-    ~VmProcess();
+    VmProcess(VmProcess&&) noexcept = default;
+    VmProcess& operator=(VmProcess&&) noexcept = default;
+    ~VmProcess() = default;
 
-    pid_t pid() const { return _pid; }
+    pid_t pid() const { return _child ? _child->pid() : -1; }
     const std::string& dir() const { return _dir; }
     std::string control_socket() const { return _dir + "/control.sock"; }
     std::string serial_log() const { return _dir + "/serial.log"; }
-    Clock::time_point started_at() const { return _started; }
+    Clock::time_point started_at() const { return _child ? _child->started_at() : Clock::time_point{}; }
 
     // Waits until `text` appears in serial output not yet consumed; returns
     // the output up to the end of that line and consumes it.
@@ -66,13 +68,13 @@ public:
 private:
     VmProcess() = default;
     std::string read_log() const;
+    // Its exit code if it has ended (reaped), without waiting.
+    std::optional<int> exited();
 
-    pid_t _pid = -1;
+    std::optional<bench::Child> _child;
     std::string _dir;
     size_t _consumed = 0;
     UniqueFd _serial;
-    Clock::time_point _started;
-    std::optional<int> _exit_code;
 };
 
 // The last line of `text` that contains `needle` (without the newline).

@@ -1,5 +1,5 @@
 // Malformed kernels, initrds and command lines: every one is a one-line
-// error that names the problem, and nothing crashes (run under ASan/UBSan).
+// error that names the problem, and nothing crashes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -31,7 +31,10 @@ bool page_is_zero(const uint8_t* p) {
 // One bit per guest page: pages worth looking at.
 using PageSet = std::vector<bool>;
 
-// Resident pages of an anonymous mapping (the others were never touched).
+// Resident pages of an anonymous mapping (mincore). A page that is not
+// resident was never touched, or was swapped out: this relies on guest RAM
+// not being swapped (brood's hosts have no swap), since a swapped-out page
+// would be left out of the snapshot.
 Result<PageSet> resident_pages(GuestMemory& memory) {
     std::vector<unsigned char> vec(memory.size() / kPage);
     if (::mincore(memory.host_base(), memory.size(), vec.data()) < 0) return fail_errno("mincore guest memory");
