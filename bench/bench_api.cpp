@@ -13,10 +13,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "client/broodd_process.hpp"
 #include "common/http/client.hpp"
 #include "manager/snapshot_files.hpp"
 #include "manager/vmm_control.hpp"
@@ -25,7 +27,6 @@
 #include "support/proc_memory.hpp"
 #include "support/report.hpp"
 
-extern char** environ;
 
 namespace fs = std::filesystem;
 using namespace brood;
@@ -47,41 +48,30 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
     std::exit(1);
 }
 
-struct Broodd {
-    pid_t pid = -1;
-    std::string socket;
-    ~Broodd() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            ::waitpid(pid, nullptr, 0);
-        }
-    }
-};
-
 http::Response must(Result<http::Response> r, int want, const std::string& what) {
     if (!r) die(what + ": " + r.error().message());
     if (r->status != want) die(what + ": HTTP " + std::to_string(r->status) + " " + r->body);
     return *r;
 }
 
-void start_broodd(Broodd& d, const std::string& dir) {
-    d.socket = dir + "/brood.sock";
-    std::string log = dir + "/broodd.log";
-    std::vector<std::string> args{broodd_path(), "--data-dir", dir + "/data", "--socket", d.socket,
-                                  "--vmm", bench::vmm_path()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (posix_spawn(&d.pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) die("spawn broodd");
-    posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 500; ++i) {
-        if (auto c = http::Client::connect_unix(d.socket); c && c->request("GET", "/version")) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// broodd in `dir`, started by the shared launcher; stopped (SIGTERM) at the end.
+struct Broodd {
+    std::optional<client::BrooddProcess> process;
+    std::string socket;
+    ~Broodd() {
+        if (process) process->stop(std::chrono::seconds(30));
     }
-    die("broodd did not come up; see " + log);
+};
+
+void start_broodd(Broodd& d, const std::string& dir) {
+    client::LaunchOptions options;
+    options.broodd = broodd_path();
+    options.vmm = bench::vmm_path();
+    options.dir = dir;
+    auto started = client::BrooddProcess::start(options);
+    if (!started) die("broodd: " + started.error().message());
+    d.process.emplace(std::move(*started));
+    d.socket = d.process->socket();
 }
 
 std::vector<std::string> vmm_common(const std::string& dir) {

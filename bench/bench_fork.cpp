@@ -196,17 +196,9 @@ Result<void> run_bench(Run& run) {
     std::string needle = scratch.path() + "/";
     const Config& c = run.config;
 
-    std::vector<std::string> extra;
-    run.concurrency = 1;
-    if (auto option = find_concurrency_option()) {
-        run.concurrency = c.concurrency ? c.concurrency : std::max(1u, option->default_value);
-        if (c.concurrency) extra = {option->flag, std::to_string(c.concurrency)};
-        note("bench_fork: broodd fans out {} forks at a time ({})", run.concurrency, option->flag);
-    } else {
-        note("bench_fork: this broodd has no fan-out concurrency option: it makes a fan-out's forks one by one; "
-             "copied forks are asked for one at a time too");
-    }
-    auto daemon = TRY(Daemon::start(scratch.path(), extra));
+    run.concurrency = c.concurrency;
+    note("bench_fork: broodd fans out {} forks at a time (--fork-concurrency)", run.concurrency);
+    auto daemon = TRY(Daemon::start(scratch.path(), run.concurrency));
     kill_on_signal(needle);
     Result<void> outcome = [&]() -> Result<void> {
         note("bench_fork: source: {} MiB test guest, touch {} MiB, standby, promote to a template", c.memory_mib,
@@ -249,7 +241,7 @@ Result<void> run_bench(Run& run) {
         return {};
     }();
     daemon.stop();
-    if (int stray = kill_processes_mentioning(needle); stray > 0)
+    if (int stray = client::kill_processes_mentioning(needle); stray > 0)
         note("bench_fork: killed {} leftover processes", stray);
     if (outcome) summary(run);
     return outcome;
@@ -276,7 +268,8 @@ int main(int argc, char** argv) {
     app.add_option("--qemu-max", c.qemu_max, "Largest N for plain QEMU restores")->capture_default_str();
     app.add_option("--qemu-template-max", c.qemu_template_max, "Largest N for QEMU clones of a shared memory file")
         ->capture_default_str();
-    app.add_option("--concurrency", c.concurrency, "broodd's fan-out concurrency, if it has the option (0: its default)")
+    app.add_option("--concurrency", c.concurrency, "broodd's --fork-concurrency, and copied forks asked for at once")
+        ->check(CLI::Range(1, 64))
         ->capture_default_str();
     app.add_option("--timeout-s", timeout_s, "Longest wait for one step")->check(CLI::PositiveNumber);
     app.add_flag("--no-qemu", no_qemu, "Leave QEMU out");

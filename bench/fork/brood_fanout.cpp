@@ -81,10 +81,9 @@ Result<Fanout> template_fanout(const Daemon& daemon, const Source& source, unsig
     if (n == 1) body["name"] = prefix;
     else body["name_prefix"] = prefix, body["count"] = n;
     auto t0 = Clock::now();
-    auto answer = TRY(api.call("POST", "/templates/" + source.template_id + "/fork", body,
-                               static_cast<int>(config.timeout.count()) * 4));
+    auto answer = TRY(api.fork_template(source.template_id, body, static_cast<int>(config.timeout.count()) * 4));
     auto returned = Clock::now();
-    auto instances = TRY(fork_answer_instances(answer));
+    auto instances = TRY(answer.all());
     if (instances.size() != n) return fail(fmt::format("asked for {} forks, got {}", n, instances.size()));
     Fanout f;
     f.call_ms.push_back(ms_between(t0, returned));
@@ -97,7 +96,7 @@ Result<Fanout> template_fanout(const Daemon& daemon, const Source& source, unsig
         f.memory_files[i] = memory_file_of(daemon.data_dir(), f.ids[i]);
         return {};
     };
-    TRY(parallel_calls(daemon.socket(), n, kPingThreads, ping_one));
+    TRY(client::in_parallel(daemon.socket(), n, kPingThreads, ping_one));
     f.all_ready_ms = *std::max_element(f.ready_ms.begin(), f.ready_ms.end());
     return f;
 }
@@ -111,24 +110,23 @@ Result<Fanout> copy_fanout(const Daemon& daemon, const Source& source, unsigned 
     auto fork_one = [&](size_t i, Api& conn) -> Result<void> {
         json body{{"name", fmt::format("c{}-{}-{}", n, run, i + 1)}, {"target_state", "Running"}};
         auto begin = Clock::now();
-        auto answer = TRY(conn.call("POST", "/instances/" + source.instance_id + "/fork", body,
-                                    static_cast<int>(config.timeout.count()) * 4));
+        auto instance = TRY(conn.call("POST", "/instances/" + source.instance_id + "/fork", body,
+                                      static_cast<int>(config.timeout.count()) * 4));
         f.call_ms[i] = ms_between(begin, Clock::now());
-        auto instances = TRY(fork_answer_instances(answer));
-        f.ids[i] = instances.front().value("id", "");
+        f.ids[i] = instance.value("id", "");
         auto pong = TRY(ping(conn, f.ids[i]));
         f.ready_ms[i] = ms_between(t0, pong);
-        f.pids[i] = TRY(vmm_pid(conn, instances.front()));
+        f.pids[i] = TRY(vmm_pid(conn, instance));
         f.memory_files[i] = memory_file_of(daemon.data_dir(), f.ids[i]);
         return {};
     };
-    TRY(parallel_calls(daemon.socket(), n, concurrency, fork_one));
+    TRY(client::in_parallel(daemon.socket(), n, concurrency, fork_one));
     f.all_ready_ms = *std::max_element(f.ready_ms.begin(), f.ready_ms.end());
     return f;
 }
 
 Result<void> delete_forks(const Daemon& daemon, const Fanout& fanout) {
-    return parallel_calls(daemon.socket(), fanout.ids.size(), kDeleteThreads, [&](size_t i, Api& conn) -> Result<void> {
+    return client::in_parallel(daemon.socket(), fanout.ids.size(), kDeleteThreads, [&](size_t i, Api& conn) -> Result<void> {
         if (fanout.ids[i].empty()) return {};
         TRY(conn.call("DELETE", "/instances/" + fanout.ids[i]));
         return {};

@@ -14,7 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/http/client.hpp"
+#include "client/broodd_process.hpp"
+#include "client/client.hpp"
 #include "common/result.hpp"
 #include "support/child.hpp"
 #include "support/environment.hpp"
@@ -30,60 +31,32 @@ struct Config {
     unsigned copy_max = 10;   // largest N for copied forks (unless reflinks make copies cheap)
     unsigned qemu_max = 10;   // largest N for plain QEMU restores
     unsigned qemu_template_max = 100; // largest N for QEMU clones of a shared memory file
-    unsigned concurrency = 0; // broodd's fan-out concurrency, when it has the option (0: its default)
+    unsigned concurrency = 4; // broodd's --fork-concurrency, and copied forks asked for at once
     bool copies = true;
     std::optional<std::string> qemu;
     Millis timeout{60'000};
 };
 
-// One HTTP connection to broodd; JSON in, JSON out.
-class Api final {
-public:
-    [[nodiscard]] static Result<Api> connect(const std::string& socket);
-    // Fails unless the answer is 2xx; its body parsed (null when empty).
-    [[nodiscard]] Result<nlohmann::json> call(const std::string& method, const std::string& path,
-                                              const nlohmann::json& body = nullptr, int timeout_ms = 120'000);
+// broodd's API, through the client library.
+using Api = client::Client;
 
-private:
-    explicit Api(http::Client client) : _client(std::move(client)) {}
-    http::Client _client;
-};
-
-// The instances of a fork answer: a bare array, one instance object, or
-// {"instances": [...], "errors": [...]} (errors fail the call).
-[[nodiscard]] Result<std::vector<nlohmann::json>> fork_answer_instances(const nlohmann::json& answer);
-
-// Runs fn(i, api) for i in [0, n) on up to `threads` threads, each with its
-// own connection; the first error, if any.
-[[nodiscard]] Result<void> parallel_calls(const std::string& socket, size_t n, size_t threads,
-                                          const std::function<Result<void>(size_t, Api&)>& fn);
-
-// broodd in `dir` (data dir and socket inside it).
+// broodd in `dir` (data dir and socket inside it), started by the shared
+// launcher; `fork_concurrency`: its --fork-concurrency.
 class Daemon final {
 public:
-    [[nodiscard]] static Result<Daemon> start(const std::string& dir, const std::vector<std::string>& extra_args);
-    const std::string& socket() const { return _socket; }
-    const std::string& data_dir() const { return _data_dir; }
+    [[nodiscard]] static Result<Daemon> start(const std::string& dir, unsigned fork_concurrency);
+    std::string socket() const { return _process.socket(); }
+    std::string data_dir() const { return _process.data_dir(); }
     // SIGTERM, then SIGKILL after a grace period.
-    void stop() { _child.stop(SIGTERM, Millis(3'000)); }
+    void stop() { _process.stop(); }
 
 private:
-    Daemon(Child child, std::string socket, std::string data_dir)
-        : _child(std::move(child)), _socket(std::move(socket)), _data_dir(std::move(data_dir)) {}
-    Child _child;
-    std::string _socket;
-    std::string _data_dir;
+    explicit Daemon(client::BrooddProcess process) : _process(std::move(process)) {}
+    client::BrooddProcess _process;
 };
 
 // The broodd binary (BROOD_BROODD, else the one from the build).
 std::string broodd_path();
-// broodd's option for the fan-out concurrency, found in its --help, and
-// its default; nullopt when it has none (then a fan-out runs one by one).
-struct ConcurrencyOption {
-    std::string flag;
-    unsigned default_value = 0;
-};
-std::optional<ConcurrencyOption> find_concurrency_option();
 
 // What a fan-out produced: when each fork answered `ping`, counted from the
 // start of the fan-out, and what is needed to weigh and remove the forks.
@@ -136,10 +109,6 @@ struct QemuTemplate {
 // Whether the file system under `dir` shares extents (FICLONE works).
 bool reflink_works(const std::string& dir);
 
-// Every process whose command line mentions `needle` gets SIGKILL (the
-// bench's own broodd, VMMs, QEMUs and their helpers all name the scratch
-// directory); waits briefly for them to go. How many it killed.
-int kill_processes_mentioning(const std::string& needle);
 // SIGINT/SIGTERM/SIGHUP: kill what mentions `needle`, then die of the signal
 // (the scratch directory is left, as the other benches do).
 void kill_on_signal(const std::string& needle);

@@ -22,22 +22,6 @@
 namespace brood::bench::fork {
 namespace {
 
-std::vector<pid_t> pids_mentioning(const std::string& needle) {
-    std::vector<pid_t> found;
-    DIR* proc = ::opendir("/proc");
-    if (!proc) return found;
-    pid_t self = ::getpid();
-    while (dirent* e = ::readdir(proc)) {
-        char* end = nullptr;
-        long pid = std::strtol(e->d_name, &end, 10);
-        if (*end != '\0' || pid <= 0 || pid == self) continue;
-        std::ifstream in(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
-        std::string cmdline{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-        if (cmdline.find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(pid));
-    }
-    ::closedir(proc);
-    return found;
-}
 
 int g_signal_pipe[2] = {-1, -1};
 std::atomic<bool> g_signalled{false};
@@ -66,26 +50,6 @@ bool reflink_works(const std::string& dir) {
     return works;
 }
 
-int kill_processes_mentioning(const std::string& needle) {
-    auto pids = pids_mentioning(needle);
-    int killed = static_cast<int>(pids.size());
-    for (pid_t pid : pids) ::kill(pid, SIGKILL);
-    // Our own children are reaped by their owners; the VMMs broodd started
-    // are not ours: wait until /proc no longer lists them as alive.
-    for (int i = 0; i < 200 && !pids.empty(); ++i) {
-        std::vector<pid_t> alive;
-        for (pid_t pid : pids) {
-            std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-            std::string text;
-            std::getline(stat, text);
-            size_t paren = text.rfind(')');
-            if (paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z') alive.push_back(pid);
-        }
-        pids.swap(alive);
-        if (!pids.empty()) std::this_thread::sleep_for(Millis(10));
-    }
-    return killed;
-}
 
 bool signalled() { return g_signalled; }
 
@@ -96,7 +60,7 @@ void kill_on_signal(const std::string& needle) {
         while (::read(g_signal_pipe[0], &signo, 1) < 0 && errno == EINTR) {
         }
         note("bench_fork: signal {}: killing broodd, its VMMs and QEMUs", static_cast<int>(signo));
-        kill_processes_mentioning(needle);
+        client::kill_processes_mentioning(needle);
         ::signal(signo, SIG_DFL);
         ::raise(signo);
     }).detach();

@@ -13,6 +13,8 @@
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "api/routes.hpp"
 #include "common/http/server.hpp"
@@ -84,7 +86,7 @@ int run(const Options& o) {
     manager::ManagerConfig config;
     config.data_dir = o.data_dir;
     config.vmm_binary = find_vmm(o.vmm);
-    config.restore_backend = o.restore_backend;
+    config.restore_backend = manager::backend_from_string(o.restore_backend).value_or(manager::Backend::file);
     config.ready_timeout_ms = o.ready_timeout_ms;
     config.fork_concurrency = o.fork_concurrency;
     auto opened = manager::Manager::open(config);
@@ -162,6 +164,10 @@ int main(int argc, char** argv) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+
+    // The manager's log lines (operations, VMM exits, reconcile decisions) go to stderr.
+    spdlog::set_default_logger(spdlog::stderr_logger_mt("broodd"));
+    spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
 
     Options o;
     CLI::App app{"broodd: the brood manager daemon (runs in the foreground)"};

@@ -21,7 +21,7 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
         {"created_at", r.created_at},
         {"updated_at", r.updated_at},
         {"snapshot_present", view.facts.snapshot_present},
-        {"restore_backend", r.restore_backend},
+        {"restore_backend", r.restore_backend ? std::string(to_string(*r.restore_backend)) : ""},
     };
     j["pid"] = view.pid > 0 ? nlohmann::json(view.pid) : nlohmann::json(nullptr);
     j["failure_reason"] = view.failure_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(view.failure_reason);
@@ -34,7 +34,7 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
         j["last_exit"] = nullptr;
     }
     j["template_id"] = r.template_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.template_id);
-    if (!r.pending_op.empty()) j["pending_op"] = r.pending_op;
+    if (r.pending_op != manager::PendingOp::none) j["pending_op"] = std::string(to_string(r.pending_op));
     return j;
 }
 

@@ -1,5 +1,6 @@
 #include "cli/api_client.hpp"
 
+#include <cerrno>
 #include <cstdio>
 
 namespace brood::cli {
@@ -17,53 +18,45 @@ int exit_code_for_status(int status) {
     }
 }
 
-std::optional<http::Client> ApiClient::connect_or_report() {
-    auto client = http::connect(_address);
-    if (!client) {
+std::optional<client::Client> ApiClient::connect_or_report() {
+    auto c = client::Client::connect(_address, _token);
+    if (!c) {
         std::fprintf(stderr, "brood: cannot reach broodd at %s: %s\n", _address.c_str(),
-                     client.error().message().c_str());
+                     c.error().message().c_str());
         return std::nullopt;
     }
-    if (!_token.empty()) client->set_bearer_token(_token);
-    return std::move(*client);
+    return std::move(*c);
 }
 
 int ApiClient::call(const std::string& method, const std::string& path, const nlohmann::json* body, Answer& answer,
                     int timeout_ms) {
-    auto client = connect_or_report();
-    if (!client) return kUnreachable;
-    auto response = client->request(method, path, body ? body->dump() : "", timeout_ms);
-    if (!response) {
-        std::fprintf(stderr, "brood: %s\n", response.error().message().c_str());
-        return response.error().errno_value() == ETIMEDOUT ? kTimeout : kUnreachable;
+    auto c = connect_or_report();
+    if (!c) return kUnreachable;
+    auto reply = c->request(method, path, body ? *body : nlohmann::json(), timeout_ms);
+    if (!reply) {
+        std::fprintf(stderr, "brood: %s\n", reply.error().message().c_str());
+        return reply.error().errno_value() == ETIMEDOUT ? kTimeout : kUnreachable;
     }
-    answer.status = response->status;
-    answer.text = response->body;
-    if (response->content_type.find("json") != std::string::npos && !response->body.empty()) {
-        try {
-            answer.body = nlohmann::json::parse(response->body);
-        } catch (const nlohmann::json::exception&) {
-        }
-    }
-    int code = exit_code_for_status(response->status);
-    if (code != kOk) {
-        std::string message = answer.body.is_object() ? answer.body.value("message", answer.text) : answer.text;
-        std::string kind = answer.body.is_object() ? answer.body.value("code", "") : "";
-        std::fprintf(stderr, "brood: %s (%d %s)\n", message.c_str(), response->status, kind.c_str());
-    }
+    answer.status = reply->status;
+    answer.text = reply->text;
+    answer.body = reply->body;
+    int code = exit_code_for_status(reply->status);
+    if (code != kOk)
+        std::fprintf(stderr, "brood: %s (%d %s)\n", reply->error_message().c_str(), reply->status,
+                     reply->error_code().c_str());
     return code;
 }
 
 int ApiClient::stream(const std::string& path, const http::Client::DataFn& on_data) {
-    auto client = connect_or_report();
-    if (!client) return kUnreachable;
-    auto response = client->stream("GET", path, on_data);
-    if (!response) {
-        std::fprintf(stderr, "brood: %s\n", response.error().message().c_str());
+    auto c = connect_or_report();
+    if (!c) return kUnreachable;
+    auto reply = c->stream("GET", path, on_data);
+    if (!reply) {
+        std::fprintf(stderr, "brood: %s\n", reply.error().message().c_str());
         return kUnreachable;
     }
-    int code = exit_code_for_status(response->status);
-    if (code != kOk) std::fprintf(stderr, "brood: %s\n", response->body.c_str());
+    int code = exit_code_for_status(reply->status);
+    if (code != kOk) std::fprintf(stderr, "brood: %s\n", reply->text.c_str());
     return code;
 }
 

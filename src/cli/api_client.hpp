@@ -1,4 +1,5 @@
-// The CLI's view of broodd: one call per verb, errors turned into exit codes.
+// The CLI's view of broodd: the client library's calls, with their
+// errors printed and turned into exit codes.
 #pragma once
 
 #include <optional>
@@ -6,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/http/client.hpp"
+#include "client/client.hpp"
 
 namespace brood::cli {
 
@@ -42,7 +43,7 @@ public:
     int stream(const std::string& path, const http::Client::DataFn& on_data);
 
 private:
-    std::optional<http::Client> connect_or_report();
+    std::optional<client::Client> connect_or_report();
     std::string _address;
     std::string _token;
 };

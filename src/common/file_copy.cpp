@@ -31,10 +31,10 @@ Result<void> for_each_data_extent(int fd, const std::function<Result<void>(uint6
     return {};
 }
 
-Result<CopyStats> copy_fd_sparse(int src_fd, int dst_fd) {
+Result<CopyStats> copy_fd_sparse(int src_fd, int dst_fd, Reflink reflink) {
     struct stat st{};
     if (::fstat(src_fd, &st) < 0) return fail_errno("fstat source");
-    if (::ioctl(dst_fd, FICLONE, src_fd) == 0) return CopyStats{true, 0};
+    if (reflink == Reflink::try_first && ::ioctl(dst_fd, FICLONE, src_fd) == 0) return CopyStats{true, 0};
     if (::ftruncate(dst_fd, st.st_size) < 0) return fail_errno("ftruncate destination");
     CopyStats stats;
     TRY(for_each_data_extent(src_fd, [&](uint64_t offset, uint64_t length) -> Result<void> {
@@ -53,12 +53,12 @@ Result<CopyStats> copy_fd_sparse(int src_fd, int dst_fd) {
     return stats;
 }
 
-Result<CopyStats> copy_file_sparse(const std::string& src, const std::string& dst, unsigned mode) {
+Result<CopyStats> copy_file_sparse(const std::string& src, const std::string& dst, unsigned mode, Reflink reflink) {
     UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) return fail(Error::from_errno(fmt::format("open {}", src)));
     UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
     if (!out) return fail(Error::from_errno(fmt::format("create {}", dst)));
-    auto stats = copy_fd_sparse(in.get(), out.get());
+    auto stats = copy_fd_sparse(in.get(), out.get(), reflink);
     if (!stats) {
         ::unlink(dst.c_str());
         return fail(std::move(stats.error()).context(fmt::format("copy {} to {}", src, dst)));

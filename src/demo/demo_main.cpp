@@ -6,23 +6,19 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/http/client.hpp"
+#include "client/client.hpp"
 #include "demo/scratch_daemon.hpp"
 #include "support/proc_memory.hpp"
 
@@ -42,53 +38,6 @@ struct Options {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-// One keep-alive connection to broodd; a non-2xx answer is an error.
-class Api final {
-public:
-    static Result<Api> connect(const std::string& socket) {
-        auto client = TRY_CTX(http::Client::connect_unix(socket), "connect to broodd");
-        return Api(std::move(client));
-    }
-    Result<json> call(const std::string& method, const std::string& path, const json& body = nullptr,
-                      int timeout_ms = 120'000) {
-        auto r = TRY_CTX(_client.request(method, path, body.is_null() ? "" : body.dump(), timeout_ms),
-                         method + " " + path);
-        json answer = r.body.empty() ? json() : json::parse(r.body, nullptr, false);
-        if (r.status / 100 != 2) {
-            std::string why = answer.is_object() && answer.contains("message") ? answer["message"].get<std::string>()
-                                                                              : r.body;
-            return fail(fmt::format("{} {}: HTTP {}: {}", method, path, r.status, why));
-        }
-        return answer;
-    }
-
-private:
-    explicit Api(http::Client client) : _client(std::move(client)) {}
-    http::Client _client;
-};
-
-// fn(i, api) for i in [0, n) on `threads` threads with a connection each.
-Result<void> in_parallel(const std::string& socket, size_t n, size_t threads,
-                         const std::function<Result<void>(size_t, Api&)>& fn) {
-    std::atomic<size_t> next{0};
-    std::mutex mutex;
-    std::optional<Error> first;
-    auto worker = [&] {
-        auto api = Api::connect(socket);
-        for (size_t i; (i = next++) < n;) {
-            auto done = api ? fn(i, *api) : Result<void>(fail(api.error()));
-            if (!done) {
-                std::lock_guard lock(mutex);
-                if (!first) first = done.error();
-            }
-        }
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 0; t < std::min(n, threads); ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
-    if (first) return fail(*first);
-    return {};
-}
 
 double percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
@@ -105,20 +54,9 @@ void step(const std::string& what, double ms) {
     std::fflush(stdout);
 }
 
-// The instances of a template fork answer: {"instances": [...], "errors": [...]}
-// or, from older daemons, a bare array.
-Result<std::vector<json>> fork_instances(const json& answer) {
-    if (answer.is_array()) return std::vector<json>(answer.begin(), answer.end());
-    if (answer.is_object() && answer.contains("instances")) {
-        if (answer.contains("errors") && !answer["errors"].empty())
-            fmt::print("  {} forks failed, the first: {}\n", answer["errors"].size(), answer["errors"][0].dump());
-        return std::vector<json>(answer["instances"].begin(), answer["instances"].end());
-    }
-    return fail("unexpected fork answer: " + answer.dump());
-}
 
 Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_point began) {
-    auto api = TRY(Api::connect(daemon.socket()));
+    auto api = TRY(client::Client::connect(daemon.socket()));
 
     auto t = Clock::now();
     json create{{"name", "demo-source"}, {"kernel", o.guest}, {"memory_mib", o.memory_mib}, {"vcpus", 1}};
@@ -144,16 +82,18 @@ Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_poin
 
     t = Clock::now();
     json fork{{"name_prefix", "demo-fork"}, {"count", o.forks}, {"target_state", "Running"}};
-    auto answer = TRY(api.call("POST", "/templates/" + tpl + "/fork", fork, 300'000));
+    auto answer = TRY(api.fork_template(tpl, fork, 300'000));
     auto fork_began = t;
     double call_ms = ms_since(t);
-    auto forks = TRY(fork_instances(answer));
+    if (!answer.errors.empty())
+        fmt::print("  {} forks failed, the first: {}\n", answer.errors.size(), answer.errors.front().dump());
+    const std::vector<json>& forks = answer.instances;
     step(fmt::format("fork {} running VMs from the template, in one API call", o.forks), call_ms);
 
     // Every fork is asked `ping` at once; latency counts from the fork call.
     std::vector<double> latency(forks.size(), -1);
     std::vector<pid_t> pids(forks.size(), 0);
-    auto ping = [&](size_t i, Api& conn) -> Result<void> {
+    auto ping = [&](size_t i, client::Client& conn) -> Result<void> {
         std::string id = forks[i].value("id", "");
         json ask{{"input", "ping"}, {"until", "pong"}, {"timeout_ms", 10'000}};
         auto pong = conn.call("POST", "/instances/" + id + "/console", ask, 15'000);
@@ -161,7 +101,7 @@ Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_poin
         if (forks[i].contains("pid") && forks[i]["pid"].is_number_integer()) pids[i] = forks[i]["pid"].get<pid_t>();
         return {};
     };
-    TRY(in_parallel(daemon.socket(), forks.size(), 8, ping));
+    TRY(client::in_parallel(daemon.socket(), forks.size(), 8, ping));
     std::vector<double> answered;
     for (double ms : latency)
         if (ms >= 0) answered.push_back(ms);
@@ -195,11 +135,11 @@ Result<void> run(const Options& o, demo::ScratchDaemon& daemon, Clock::time_poin
     fmt::print("\n");
 
     t = Clock::now();
-    auto remove = [&](size_t i, Api& conn) -> Result<void> {
+    auto remove = [&](size_t i, client::Client& conn) -> Result<void> {
         TRY(conn.call("DELETE", "/instances/" + forks[i].value("id", "")));
         return {};
     };
-    TRY(in_parallel(daemon.socket(), forks.size(), 4, remove));
+    TRY(client::in_parallel(daemon.socket(), forks.size(), 4, remove));
     TRY(api.call("DELETE", "/templates/" + tpl));
     TRY(api.call("DELETE", "/instances/" + source));
     step(fmt::format("clean up: delete the {} forks, the template, the source", forks.size()), ms_since(t));

@@ -8,8 +8,10 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "client/broodd_process.hpp"
 #include "common/result.hpp"
 
 namespace brood::demo {
@@ -27,15 +29,15 @@ public:
     ~ScratchDaemon();
 
     const std::string& dir() const { return _dir; }
-    std::string socket() const { return _dir + "/brood.sock"; }
-    std::string data_dir() const { return _dir + "/data"; }
+    std::string socket() const { return client::BrooddProcess::socket_in(_dir); }
+    std::string data_dir() const { return client::BrooddProcess::data_dir_in(_dir); }
     // The last lines of broodd's log, for error messages.
-    std::string log_tail() const;
+    std::string log_tail() const { return _broodd ? _broodd->log_tail() : "(broodd did not start)"; }
 
 private:
     explicit ScratchDaemon(std::string dir) : _dir(std::move(dir)) {}
     std::string _dir;
-    pid_t _pid = -1;
+    std::optional<client::BrooddProcess> _broodd;
 };
 
 // On SIGINT, SIGTERM or SIGHUP: kill every process that mentions `dir`,

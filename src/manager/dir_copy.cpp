@@ -51,7 +51,7 @@ Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string
         if (S_ISDIR(st.st_mode)) {
             if (::mkdir(target.c_str(), st.st_mode & 07777) != 0) return fail_errno("mkdir " + target);
         } else if (S_ISREG(st.st_mode)) {
-            auto copied = TRY(copy_file_sparse(it->path().string(), target, st.st_mode & 07777));
+            auto copied = TRY(copy_file_sparse(it->path().string(), target, st.st_mode & 07777, options.reflink));
             ++stats.files;
             stats.reflinked += copied.reflinked ? 1 : 0;
             stats.bytes_copied += copied.bytes_copied;

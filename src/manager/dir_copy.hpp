@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "common/file_copy.hpp"
 #include "common/result.hpp"
 
 namespace brood::manager {
@@ -15,6 +16,8 @@ struct CopyOptions {
     // Relative paths (files or directories) to leave out, e.g.
     // "snapshots/snapshot-latest/memory" when the fork links to a template's.
     std::set<std::string> skip_rel_paths;
+    // Tests force the copy without shared extents with Reflink::never.
+    Reflink reflink = Reflink::try_first;
 };
 
 struct DirCopyStats {

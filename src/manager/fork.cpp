@@ -34,7 +34,7 @@ Result<void> Manager::fork_fault(ForkStep step, const std::string& name) const {
 }
 
 OpResult<ForkOutcome> Manager::fork_instance(const std::string& source_ref, const ForkRequest& request) {
-    return timed("fork", [&]() -> OpResult<ForkOutcome> {
+    return timed("fork", source_ref, [&]() -> OpResult<ForkOutcome> {
         auto source = TRY(lookup(source_ref));
         auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
         return do_fork(*source, request, std::nullopt);
@@ -42,7 +42,7 @@ OpResult<ForkOutcome> Manager::fork_instance(const std::string& source_ref, cons
 }
 
 OpResult<ForkOutcome> Manager::fork_template(const std::string& template_ref, const ForkRequest& request) {
-    return timed("fork", [&]() -> OpResult<ForkOutcome> {
+    return timed("fork", template_ref, [&]() -> OpResult<ForkOutcome> {
         // Resolve the template to its source before any lock: the lock held
         // is the source's, as for every other operation that reads its snapshot.
         auto t = TRY(get_template(template_ref));

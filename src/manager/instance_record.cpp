@@ -55,9 +55,9 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"created_at", r.created_at},
         {"updated_at", r.updated_at},
         {"state", std::string(to_string(r.state))},
-        {"pending_op", r.pending_op},
+        {"pending_op", std::string(to_string(r.pending_op))},
         {"vmm_pid", r.vmm_pid},
-        {"restore_backend", r.restore_backend},
+        {"restore_backend", r.restore_backend ? std::string(to_string(*r.restore_backend)) : ""},
         {"template_id", r.template_id},
         {"source_instance_id", r.source_instance_id},
     };
@@ -79,9 +79,9 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     auto state = state_from_string(j.at("state").get<std::string>());
     if (!state) throw nlohmann::json::other_error::create(501, "unknown state in record", &j);
     r.state = *state;
-    r.pending_op = j.value("pending_op", "");
+    r.pending_op = pending_op_from_string(j.value("pending_op", ""));
     r.vmm_pid = j.value("vmm_pid", 0);
-    r.restore_backend = j.value("restore_backend", "");
+    r.restore_backend = backend_from_string(j.value("restore_backend", ""));
     r.template_id = j.value("template_id", "");
     r.source_instance_id = j.value("source_instance_id", "");
     if (j.contains("last_exit") && j["last_exit"].is_object()) r.last_exit = exit_from_json(j["last_exit"]);

@@ -9,6 +9,7 @@
 
 #include "common/result.hpp"
 #include "manager/instance_state.hpp"
+#include "manager/pending_op.hpp"
 
 namespace brood::manager {
 
@@ -32,12 +33,11 @@ struct InstanceRecord {
     std::string updated_at;
 
     State state = State::created; // last committed state
-    // An operation that began and has not committed yet ("start", "stop",
-    // "standby", "restore", "delete"); the daemon finishes or rolls it back
-    // on restart.
-    std::string pending_op;
-    int vmm_pid = 0;              // when a VMM runs
-    std::string restore_backend;  // backend of the last restore
+    // An operation that began and has not committed yet; the daemon
+    // finishes or rolls it back on restart.
+    PendingOp pending_op = PendingOp::none;
+    int vmm_pid = 0;                        // when a VMM runs
+    std::optional<Backend> restore_backend; // backend of the last restore (none: never restored)
     std::optional<ExitInfo> last_exit;
 
     // Set on forks.

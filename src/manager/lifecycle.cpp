@@ -29,7 +29,7 @@ OpError classify_spawn_error(const Error& e) {
 } // namespace
 
 OpResult<InstanceView> Manager::start(const std::string& ref) {
-    return timed("start", [&]() -> OpResult<InstanceView> {
+    return timed("start", ref, [&]() -> OpResult<InstanceView> {
         auto found = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
         TRY(do_start(lock.instance()));
@@ -53,20 +53,20 @@ OpResult<void> Manager::do_start(Instance& instance) {
     // dropped, and with it the template a Failed template fork still named.
     std::string released;
     TRY(update_record(instance, [&](InstanceRecord& r) {
-        r.pending_op = "start";
+        r.pending_op = PendingOp::start;
         released = std::exchange(r.template_id, "");
     }));
     remove_sockets(instance.id);
     auto dropped = forget_snapshot(instance, released);
     if (!dropped) {
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op.clear(); });
+        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return fail(dropped.error().context("start"));
     }
-    return spawn_vmm(instance, boot_args(_layout, view.record), "start", "");
+    return spawn_vmm(instance, boot_args(_layout, view.record), "start", std::nullopt);
 }
 
 OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
-                                  const std::string& backend) {
+                                  std::optional<Backend> backend) {
     SpawnSpec spec{_config.vmm_binary, std::move(args), _layout.vmm_log(instance.id), _config.ready_timeout_ms};
     std::function<void(pid_t)> on_spawned;
     if (_config.vmm_fault) on_spawned = [&](pid_t pid) { vmm_fault(VmmStep::spawned, instance, pid); };
@@ -77,7 +77,7 @@ OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> a
         // one that refused its input or never got ready leaves it as it was.
         bool died = error.kind == ErrorKind::vmm_died;
         auto rolled_back = update_record(instance, [&](InstanceRecord& r) {
-            r.pending_op.clear();
+            r.pending_op = PendingOp::none;
             r.last_exit = ExitInfo{std::nullopt, std::nullopt, op + " failed: " + spawned.error().message(),
                                    now_rfc3339()};
             if (died) r.state = State::failed;
@@ -96,7 +96,7 @@ OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> a
     }
     auto committed = update_record(instance, [&](InstanceRecord& r) {
         r.state = State::running;
-        r.pending_op.clear();
+        r.pending_op = PendingOp::none;
         r.vmm_pid = vmm->pid();
         r.last_exit.reset();
         if (op == "restore") r.restore_backend = backend;
@@ -139,7 +139,7 @@ void Manager::terminate_vmm(Instance& instance, int graceful_ms) {
 }
 
 OpResult<InstanceView> Manager::stop(const std::string& ref, std::optional<int> timeout_ms) {
-    return timed("stop", [&]() -> OpResult<InstanceView> {
+    return timed("stop", ref, [&]() -> OpResult<InstanceView> {
         auto found = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
         TRY(do_stop(lock.instance(), timeout_ms.value_or(_config.default_stop_timeout_ms)));
@@ -151,7 +151,7 @@ OpResult<void> Manager::do_stop(Instance& instance, int timeout_ms) {
     InstanceView view = view_of(instance, _layout);
     if (view.state != State::running && view.state != State::paused)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) + ", not Running");
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "stop"; }));
+    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::stop; }));
     std::shared_ptr<VmmProcess> vmm;
     {
         std::lock_guard lock(instance.mutex);
@@ -164,7 +164,7 @@ OpResult<void> Manager::do_stop(Instance& instance, int timeout_ms) {
     std::string released;
     TRY(update_record(instance, [&](InstanceRecord& r) {
         r.state = State::stopped;
-        r.pending_op.clear();
+        r.pending_op = PendingOp::none;
         r.vmm_pid = 0;
         released = std::exchange(r.template_id, "");
         ExitInfo e{std::nullopt, std::nullopt, "stopped by request", now_rfc3339()};
@@ -189,7 +189,7 @@ Result<void> Manager::forget_snapshot(Instance& instance, const std::string& rel
 }
 
 OpResult<InstanceView> Manager::standby(const std::string& ref) {
-    return timed("standby", [&]() -> OpResult<InstanceView> {
+    return timed("standby", ref, [&]() -> OpResult<InstanceView> {
         auto found = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
         TRY(do_standby(lock.instance()));
@@ -204,15 +204,15 @@ OpResult<void> Manager::do_standby(Instance& instance) {
                            "; standby needs it Running or Paused");
     // A template fork maps the template's file (backend file): its snapshot
     // is a diff, written to its own new memory file, which replaces the link.
-    bool diff = memory_is_link(_layout, instance.id) && view.record.restore_backend == "file";
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "standby"; }));
+    bool diff = memory_is_link(_layout, instance.id) && view.record.restore_backend == Backend::file;
+    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::standby; }));
     // An older snapshot must go first: after a crash, a snapshot-latest must
     // mean "this standby completed", or a restart would roll the guest back.
     // (A running VMM that maps it keeps its mapping.)
     std::error_code removed_ec;
     std::filesystem::remove_all(_layout.snapshot_dir(instance.id), removed_ec);
     if (removed_ec) {
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op.clear(); });
+        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return internal("remove the old snapshot: " + removed_ec.message());
     }
     std::shared_ptr<VmmProcess> vmm;
@@ -229,7 +229,7 @@ OpResult<void> Manager::do_standby(Instance& instance) {
                 instance.paused = false;
             }
         }
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op.clear(); });
+        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
     };
     VmmControl control(_layout.control_socket(instance.id));
     bool we_paused = !view.facts.vmm_paused;
@@ -266,14 +266,14 @@ OpResult<void> Manager::do_standby(Instance& instance) {
     terminate_vmm(instance, 0);
     TRY(update_record(instance, [](InstanceRecord& r) {
         r.state = State::standby;
-        r.pending_op.clear();
+        r.pending_op = PendingOp::none;
         r.vmm_pid = 0;
     }));
     return {};
 }
 
 OpResult<InstanceView> Manager::restore(const std::string& ref) {
-    return timed("restore", [&]() -> OpResult<InstanceView> {
+    return timed("restore", ref, [&]() -> OpResult<InstanceView> {
         auto found = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
         TRY(do_restore(lock.instance()));
@@ -287,17 +287,17 @@ OpResult<void> Manager::do_restore(Instance& instance) {
     if (view.state != State::standby)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; restore needs it in Standby");
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = "restore"; }));
+    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::restore; }));
     remove_sockets(instance.id);
     // A template fork's memory is the template's file: always map it
     // MAP_PRIVATE (backend file), whatever the daemon's default, so forks
     // share its page cache and never write it.
-    std::string backend = memory_is_link(_layout, instance.id) ? "file" : _config.restore_backend;
+    Backend backend = memory_is_link(_layout, instance.id) ? Backend::file : _config.restore_backend;
     return spawn_vmm(instance, restore_args(_layout, view.record, backend), "restore", backend);
 }
 
 OpResult<InstanceView> Manager::pause(const std::string& ref) {
-    return timed("pause", [&]() -> OpResult<InstanceView> {
+    return timed("pause", ref, [&]() -> OpResult<InstanceView> {
         auto found = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
         Instance& instance = lock.instance();
@@ -315,7 +315,7 @@ OpResult<InstanceView> Manager::pause(const std::string& ref) {
 }
 
 OpResult<InstanceView> Manager::resume(const std::string& ref) {
-    return timed("resume", [&]() -> OpResult<InstanceView> {
+    return timed("resume", ref, [&]() -> OpResult<InstanceView> {
         auto found = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
         Instance& instance = lock.instance();

@@ -64,7 +64,7 @@ OpResult<std::shared_ptr<Instance>> Manager::lookup(const std::string& ref) cons
 }
 
 OpResult<InstanceView> Manager::create(const CreateSpec& spec) {
-    return timed("create", [&] { return do_create(spec); });
+    return timed("create", spec.name, [&] { return do_create(spec); });
 }
 
 OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
@@ -132,7 +132,7 @@ OpResult<InstanceView> Manager::get(const std::string& ref) const {
 }
 
 OpResult<void> Manager::remove(const std::string& ref) {
-    return timed("delete", [&]() -> OpResult<void> {
+    return timed("delete", ref, [&]() -> OpResult<void> {
         auto instance = TRY(lookup(ref));
         auto lock = TRY(OpLock::acquire(instance, _config.lock_timeout_ms));
         return do_remove(instance);
@@ -149,7 +149,7 @@ OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
                       std::to_string(t->fork_count) + (t->fork_count == 1 ? " live fork" : " live forks") +
                       "; delete them first");
     // Mark the intent first: a daemon killed from here on finishes the delete.
-    TRY(update_record(*instance, [](InstanceRecord& r) { r.pending_op = "delete"; }));
+    TRY(update_record(*instance, [](InstanceRecord& r) { r.pending_op = PendingOp::remove; }));
     terminate_vmm(*instance, 0);
     std::string doomed = _layout.deleting_dir(instance->id);
     TRY(rename_durable(_layout.instance_dir(instance->id), doomed));
@@ -175,7 +175,7 @@ OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
 
 OpResult<ConsoleOutput> Manager::console(const std::string& ref, const std::string& input, const std::string& until,
                                          int timeout_ms) {
-    return timed("console", [&]() -> OpResult<ConsoleOutput> {
+    return timed("console", ref, [&]() -> OpResult<ConsoleOutput> {
         auto instance = TRY(lookup(ref));
         if (!instance->console_mutex.try_lock_for(std::chrono::milliseconds(timeout_ms)))
             return busy("another console exchange is in progress");

@@ -30,7 +30,7 @@ struct ManagerConfig {
     int default_stop_timeout_ms = 5'000;
     int snapshot_timeout_ms = 120'000;
     int lock_timeout_ms = 300'000;
-    std::string restore_backend = "file";
+    Backend restore_backend = Backend::file;
     uint32_t max_memory_mib = 65'536;
     uint32_t max_vcpus = 64;
     // Template forks made at once by one fan-out request (unless it asks
@@ -167,7 +167,7 @@ private:
     // forks (they map its memory file).
     OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
     OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
-                             const std::string& backend);
+                             std::optional<Backend> backend); // nullopt: a boot, not a restore
     // Drops the instance's snapshot (snapshot_files.hpp) and gives back the
     // fork count of the template its record stopped naming, if any.
     [[nodiscard]] Result<void> forget_snapshot(Instance& instance, const std::string& released_template);
@@ -175,9 +175,10 @@ private:
     void terminate_vmm(Instance& instance, int graceful_ms);
     void remove_sockets(const std::string& id) const;
 
-    // Runs `fn`, recording the operation's count and latency.
+    // Runs `fn`, recording the operation's count and latency, and logging
+    // one line for it (op_log.hpp). `ref`: the instance or template it is on.
     template <typename F>
-    auto timed(const std::string& op, F fn) -> decltype(fn());
+    auto timed(const std::string& op, const std::string& ref, F fn) -> decltype(fn());
 
     ManagerConfig _config;
     Layout _layout;

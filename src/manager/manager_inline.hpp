@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "manager/manager.hpp"
+#include "manager/op_log.hpp"
 
 namespace brood::manager {
 
@@ -19,10 +20,12 @@ Result<void> Manager::update_record(Instance& instance, F change) {
 }
 
 template <typename F>
-auto Manager::timed(const std::string& op, F fn) -> decltype(fn()) {
+auto Manager::timed(const std::string& op, const std::string& ref, F fn) -> decltype(fn()) {
     auto started = std::chrono::steady_clock::now();
     auto result = fn();
-    _metrics.observe_operation(op, result.has_value(), std::chrono::steady_clock::now() - started);
+    auto took = std::chrono::steady_clock::now() - started;
+    _metrics.observe_operation(op, result.has_value(), took);
+    log_operation(op, ref, took, result.has_value() ? nullptr : &result.error());
     return result;
 }
 

@@ -8,6 +8,7 @@
 #include "manager/atomic_file.hpp"
 #include "manager/manager.hpp"
 #include "manager/manager_inline.hpp"
+#include "manager/op_log.hpp"
 #include "manager/process_scan.hpp"
 #include "manager/snapshot_files.hpp"
 #include "manager/vmm_control.hpp"
@@ -48,6 +49,7 @@ Result<void> Manager::reconcile() {
             !fs::exists(entry.path() / "metadata.json")) {
             fs::remove_all(entry.path(), ec);
             ++_report.removed_dirs;
+            log_reconcile(name, "", "remove_leftover_dir", "none");
             continue;
         }
         if (entry.is_directory()) ids.push_back(name);
@@ -80,6 +82,7 @@ Result<void> Manager::reconcile() {
         if (auto vmm = VmmProcess::adopt(pid); vmm && is_vmm_for(pid, _layout.control_socket(id))) {
             kill_and_wait(*vmm);
             ++_report.killed_strays;
+            log_reconcile(id, "", "kill_stray_vmm", "none");
         }
     }
     return {};
@@ -94,50 +97,59 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
         if (adopted && is_vmm_for(live_pid, _layout.control_socket(id))) vmm = *adopted;
     }
     InstanceRecord& r = instance->record;
-    const std::string pending = r.pending_op;
+    const PendingOp pending = r.pending_op;
+    const std::string pending_name(to_string(pending));
 
-    if (pending == "delete") {
+    if (pending == PendingOp::remove) {
         if (vmm) kill_and_wait(vmm);
         std::error_code ec;
         fs::remove_all(_layout.instance_dir(id), ec);
         ++_report.removed_dirs;
+        log_reconcile(r.name, pending_name, "finish_delete", "deleted");
         return;
     }
+    std::string decision = "keep";
     std::optional<std::string> vm_state;
     if (vmm) {
         vm_state = probe_vmm(_layout.control_socket(id), *vmm);
         if (!vm_state) { // alive but deaf: not something we can manage
             kill_and_wait(vmm);
             vmm.reset();
+            decision = "kill_deaf_vmm";
         }
     }
     bool snapshot = snapshot_present(_layout, id);
     bool paused = vm_state && *vm_state == "paused";
-    if (vmm && (pending == "stop" || (pending == "standby" && snapshot))) {
+    if (vmm && (pending == PendingOp::stop || (pending == PendingOp::standby && snapshot))) {
         // Finish what the user asked for: the VMM's part is done or not needed.
         kill_and_wait(vmm);
         vmm.reset();
-        r.state = pending == "stop" ? State::stopped : State::standby;
+        r.state = pending == PendingOp::stop ? State::stopped : State::standby;
+        decision = "finish_" + pending_name;
     } else if (vmm) {
-        if (pending == "standby" && paused && VmmControl(_layout.control_socket(id)).resume()) paused = false;
+        if (pending == PendingOp::standby && paused && VmmControl(_layout.control_socket(id)).resume()) paused = false;
         r.state = paused ? State::paused : State::running;
         r.vmm_pid = vmm->pid();
         ++_report.adopted;
-    } else if (pending == "stop") {
+        decision = "adopt_vmm";
+    } else if (pending == PendingOp::stop) {
         r.state = State::stopped;
-    } else if (pending == "standby") {
+        decision = "finish_stop";
+    } else if (pending == PendingOp::standby) {
         r.state = snapshot ? State::standby : State::failed;
-    } else if (pending.empty() || pending == "pause" || pending == "resume") {
+        decision = snapshot ? "finish_standby" : "standby_lost";
+    } else if (pending == PendingOp::none) {
         if (r.state == State::running || r.state == State::paused || (r.state == State::standby && !snapshot)) {
             std::string reason = r.state == State::standby
                                      ? "standby snapshot is missing"
                                      : "vmm exited while the daemon was not running (exit status unknown)";
             r.last_exit = ExitInfo{std::nullopt, std::nullopt, reason, now_rfc3339()};
             r.state = State::failed;
+            decision = "mark_failed";
         }
     }
     // A start or restore that never committed leaves the old state in place.
-    if (r.state == State::failed && pending == "standby" && !r.last_exit)
+    if (r.state == State::failed && pending == PendingOp::standby && !r.last_exit)
         r.last_exit = ExitInfo{std::nullopt, std::nullopt, "vmm lost during standby", now_rfc3339()};
     if (r.state == State::failed) ++_report.marked_failed;
     // A Stopped instance has no snapshot and names no template: a stop that
@@ -151,7 +163,8 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
         r.vmm_pid = 0;
         remove_sockets(id);
     }
-    r.pending_op.clear();
+    log_reconcile(r.name, pending_name, decision, std::string(to_string(r.state)));
+    r.pending_op = PendingOp::none;
     instance->vmm = vmm;
     instance->paused = vmm && paused;
     (void)update_record(*instance, [](InstanceRecord&) {});

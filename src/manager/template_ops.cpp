@@ -36,7 +36,7 @@ OpResult<void> Manager::refuse_template_source(const Instance& instance, const s
 }
 
 OpResult<TemplateRecord> Manager::create_template(const TemplateSpec& spec) {
-    return timed("create_template", [&]() -> OpResult<TemplateRecord> {
+    return timed("create_template", spec.source, [&]() -> OpResult<TemplateRecord> {
         if (!valid_name(spec.name)) return bad_request("invalid template name \"" + spec.name + "\": " + name_rule());
         if (looks_like_id(spec.name)) return bad_request("template name \"" + spec.name + "\" looks like an id");
         auto source = TRY(lookup(spec.source));
@@ -72,7 +72,7 @@ OpResult<TemplateRecord> Manager::get_template(const std::string& ref) const {
 }
 
 OpResult<void> Manager::delete_template(const std::string& ref) {
-    return timed("delete_template", [&]() -> OpResult<void> {
+    return timed("delete_template", ref, [&]() -> OpResult<void> {
         auto t = TRY(get_template(ref));
         // Under the source's lock, like every fork of this template: no fork
         // can be under way while the count is checked.

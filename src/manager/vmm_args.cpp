@@ -31,14 +31,14 @@ std::vector<std::string> boot_args(const Layout& layout, const InstanceRecord& r
 }
 
 std::vector<std::string> restore_args(const Layout& layout, const InstanceRecord& record,
-                                      const std::string& backend) {
+                                      Backend backend) {
     std::vector<std::string> args{"restore",
                                   "--state",
                                   resolved(layout.snapshot_state(record.id)),
                                   "--memory",
                                   resolved(layout.snapshot_memory(record.id)),
                                   "--backend",
-                                  backend};
+                                  std::string(to_string(backend))};
     add_common(args, layout, record.id);
     return args;
 }

@@ -11,6 +11,6 @@ namespace brood::manager {
 
 std::vector<std::string> boot_args(const Layout& layout, const InstanceRecord& record);
 std::vector<std::string> restore_args(const Layout& layout, const InstanceRecord& record,
-                                      const std::string& backend);
+                                      Backend backend);
 
 } // namespace brood::manager

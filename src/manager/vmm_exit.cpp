@@ -5,6 +5,7 @@
 
 #include "manager/manager.hpp"
 #include "manager/manager_inline.hpp"
+#include "manager/op_log.hpp"
 
 namespace brood::manager {
 
@@ -52,6 +53,7 @@ void Manager::record_exit(Instance& instance, const std::shared_ptr<VmmProcess>&
         // daemon start (no operation lock is held here); until then they
         // are never used.
         if (next.state == State::stopped) released = std::exchange(next.template_id, "");
+        log_vmm_exit(next.name, vmm->pid(), std::string(to_string(next.state)), next.last_exit->reason);
         if (!save_record(_layout.metadata(id), next)) return;
         instance.record = std::move(next);
     }

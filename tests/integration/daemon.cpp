@@ -7,7 +7,6 @@
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,12 +21,10 @@
 #include <gtest/gtest.h>
 
 #include "api/routes.hpp"
-#include "common/http/client.hpp"
+#include "client/client.hpp"
 #include "common/http/server.hpp"
 #include "manager/manager.hpp"
 #include "manager/process_scan.hpp"
-
-extern char** environ;
 
 namespace brood::testing {
 
@@ -90,31 +87,15 @@ Daemon::~Daemon() {
 }
 
 void Daemon::start(const std::vector<std::string>& extra_args) {
-    std::vector<std::string> args{broodd_binary(), "--data-dir", data_dir(), "--socket", _socket,
-                                  "--vmm",         vmm_binary()};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    std::string log_path = log();
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&_pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ASSERT_EQ(rc, 0) << "spawn broodd";
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (call("GET", "/version", nullptr, 1000).status == 200) return;
-        int status = 0;
-        if (::waitpid(_pid, &status, WNOHANG) == _pid) {
-            _pid = -1;
-            FAIL() << "broodd exited at start; log:\n" << std::ifstream(log_path).rdbuf();
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "broodd did not answer within 30 s";
+    client::LaunchOptions options;
+    options.broodd = broodd_binary();
+    options.vmm = vmm_binary();
+    options.dir = _dir;
+    options.extra_args = extra_args;
+    options.ready_timeout = std::chrono::seconds(30);
+    auto started = client::BrooddProcess::start(options);
+    ASSERT_TRUE(started) << started.error().message();
+    _broodd.emplace(std::move(*started));
 }
 
 void Daemon::start_in_process(manager::VmmFaultHook vmm_fault) {
@@ -146,17 +127,12 @@ void kill9_and_wait(pid_t pid) {
 
 void Daemon::kill9() {
     _in_process.reset();
-    if (_pid <= 0) return;
-    ::kill(_pid, SIGKILL);
-    ::waitpid(_pid, nullptr, 0);
-    _pid = -1;
+    _broodd.reset(); // SIGKILL, reaped
 }
 
 void Daemon::terminate() {
-    if (_pid <= 0) return;
-    ::kill(_pid, SIGTERM);
-    ::waitpid(_pid, nullptr, 0);
-    _pid = -1;
+    if (_broodd) _broodd->stop(std::chrono::seconds(60));
+    _broodd.reset();
 }
 
 std::string Daemon::log() const { return _dir + "/broodd.log"; }
@@ -164,15 +140,14 @@ std::string Daemon::log() const { return _dir + "/broodd.log"; }
 Reply Daemon::call(const std::string& method, const std::string& path, const nlohmann::json& body,
                    int timeout_ms) const {
     Reply reply;
-    auto client = http::Client::connect_unix(_socket);
-    if (!client) return reply;
-    auto response = client->request(method, path, body.is_null() ? "" : body.dump(), timeout_ms);
-    if (!response) return reply;
-    reply.status = response->status;
-    reply.text = response->body;
-    reply.content_type = response->content_type;
-    if (reply.content_type.find("json") != std::string::npos && !reply.text.empty())
-        reply.body = nlohmann::json::parse(reply.text, nullptr, false);
+    auto c = client::Client::connect(_socket);
+    if (!c) return reply;
+    auto answer = c->request(method, path, body, timeout_ms);
+    if (!answer) return reply;
+    reply.status = answer->status;
+    reply.text = std::move(answer->text);
+    reply.content_type = std::move(answer->content_type);
+    reply.body = std::move(answer->body);
     return reply;
 }
 

@@ -6,10 +6,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "client/broodd_process.hpp"
 
 #include "manager/vmm_steps.hpp"
 
@@ -40,7 +43,8 @@ public:
     Daemon& operator=(const Daemon&) = delete;
     ~Daemon(); // kills the daemon and every VMM of its data dir, removes the directory
 
-    // Starts broodd and waits until it answers. Extra flags are appended.
+    // Starts broodd (the shared launcher) and waits until it answers. Extra
+    // flags are appended.
     void start(const std::vector<std::string>& extra_args = {});
     // Serves the same API from this process instead (its Manager and router,
     // on the same socket), with a hook at the steps where a VMM may die
@@ -48,7 +52,7 @@ public:
     void start_in_process(manager::VmmFaultHook vmm_fault);
     void kill9();
     void terminate(); // SIGTERM, wait
-    pid_t pid() const { return _pid; }
+    pid_t pid() const { return _broodd ? _broodd->pid() : -1; }
 
     Reply call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr,
                int timeout_ms = 120'000) const;
@@ -75,7 +79,7 @@ private:
 
     std::string _dir;
     std::string _socket;
-    pid_t _pid = -1;
+    std::optional<client::BrooddProcess> _broodd;
     std::unique_ptr<InProcess> _in_process;
 };
 

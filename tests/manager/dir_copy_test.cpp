@@ -160,16 +160,26 @@ TEST_F(DirCopy, SparseCopyWithoutReflinkKeepsHoles) {
     brood::UniqueFd in(::open((src / "memory").c_str(), O_RDONLY | O_CLOEXEC));
     brood::UniqueFd out(::open((dst / "memory").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     ASSERT_TRUE(in && out);
-    auto copied = brood::copy_fd_sparse(in.get(), out.get());
+    auto copied = brood::copy_fd_sparse(in.get(), out.get(), brood::Reflink::never);
     ASSERT_TRUE(copied) << copied.error().message();
-    if (copied->reflinked) {
-        EXPECT_EQ(copied->bytes_copied, 0u);
-    } else {
-        EXPECT_EQ(copied->bytes_copied, 2u * 4096) << "only the data extents are read and written";
-    }
+    EXPECT_FALSE(copied->reflinked);
+    EXPECT_EQ(copied->bytes_copied, 2u * 4096) << "only the data extents are read and written";
     EXPECT_LT(allocated_bytes(dst / "memory"), 1u << 20);
     for (uint64_t off : {4096ull, 64ull << 20, 0ull, 100ull << 20})
         EXPECT_EQ(page_at(dst / "memory", off), page_at(src / "memory", off)) << off;
+}
+
+TEST_F(DirCopy, ADirectoryCopyWithoutReflinkCopiesTheDataExtents) {
+    write_sparse(src / "snapshots/snapshot-latest/memory", 64ull << 20, {0, 32ull << 20});
+    CopyOptions options;
+    options.reflink = brood::Reflink::never;
+    auto stats = copy_instance_dir(src.string(), dst.string(), options);
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(stats->reflinked, 0u);
+    EXPECT_EQ(stats->bytes_copied, 2u * 4096);
+    EXPECT_LT(allocated_bytes(dst / "snapshots/snapshot-latest/memory"), 1u << 20);
+    EXPECT_EQ(page_at(dst / "snapshots/snapshot-latest/memory", 32ull << 20),
+              page_at(src / "snapshots/snapshot-latest/memory", 32ull << 20));
 }
 
 TEST_F(DirCopy, SymlinksAreKeptAndLinksIntoTheSourceFollowTheCopy) {

@@ -38,7 +38,7 @@ InstanceRecord sample() {
     r.memory_mib = 256;
     r.vcpus = 2;
     r.state = State::standby;
-    r.pending_op = "restore";
+    r.pending_op = PendingOp::restore;
     r.last_exit = ExitInfo{4, std::nullopt, "guest crashed", "2026-01-01T00:00:00.000Z"};
     return r;
 }
@@ -69,6 +69,29 @@ TEST_F(Records, RoundTripThroughDisk) {
     EXPECT_EQ(to_json(*loaded), to_json(r));
     EXPECT_EQ(loaded->last_exit->exit_code, 4);
     EXPECT_FALSE(loaded->last_exit->signal);
+}
+
+// The enums of a record keep the strings older daemons wrote.
+TEST_F(Records, PendingOpsAndBackendsKeepTheirOnDiskNames) {
+    InstanceRecord r = sample();
+    r.pending_op = PendingOp::remove;
+    r.restore_backend = Backend::copy;
+    nlohmann::json j = to_json(r);
+    EXPECT_EQ(j["pending_op"], "delete");
+    EXPECT_EQ(j["restore_backend"], "copy");
+    r.pending_op = PendingOp::none;
+    r.restore_backend.reset();
+    j = to_json(r);
+    EXPECT_EQ(j["pending_op"], "");
+    EXPECT_EQ(j["restore_backend"], "");
+    for (auto [name, op] : {std::pair{"start", PendingOp::start}, {"stop", PendingOp::stop},
+                            {"standby", PendingOp::standby}, {"restore", PendingOp::restore},
+                            {"delete", PendingOp::remove}, {"", PendingOp::none}, {"pause", PendingOp::none}}) {
+        j["pending_op"] = name;
+        EXPECT_EQ(record_from_json(j).pending_op, op) << name;
+    }
+    j["restore_backend"] = "file";
+    EXPECT_EQ(record_from_json(j).restore_backend, Backend::file);
 }
 
 TEST_F(Records, MalformedRecordIsAnErrorNotACrash) {
@@ -133,7 +156,7 @@ TEST(VmmArgs, BootAndRestoreCommandLines) {
                                   "--serial-log", "/data/guests/0123456789abcdef/logs/serial.log",
                                   "--serial-socket", "/data/guests/0123456789abcdef/serial.sock"};
     EXPECT_EQ(boot, want);
-    auto restore = restore_args(layout, r, "file");
+    auto restore = restore_args(layout, r, Backend::file);
     EXPECT_EQ(restore[0], "restore");
     EXPECT_EQ(restore[2], "/data/guests/0123456789abcdef/snapshots/snapshot-latest/state");
     EXPECT_EQ(restore[6], "file");

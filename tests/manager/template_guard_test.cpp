@@ -56,7 +56,7 @@ TEST_F(TemplateGuard, WithoutForksTheSourceMayRunButItsTemplateCannotFork) {
     auto restored = manager->restore("src");
     ASSERT_TRUE(restored) << restored.error().message;
     EXPECT_EQ(restored->state, State::running);
-    EXPECT_EQ(restored->record.restore_backend, "file");
+    EXPECT_EQ(restored->record.restore_backend, manager::Backend::file);
     // A running source would change under the forks: forking is refused.
     auto refused = manager->fork_template("tpl", request({"f-1"}));
     ASSERT_FALSE(refused);

@@ -1,0 +1,112 @@
+#include "client/client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace brood::client {
+
+using nlohmann::json;
+
+std::string Reply::error_code() const {
+    return body.is_object() && body.contains("code") && body["code"].is_string() ? body["code"].get<std::string>()
+                                                                                 : "";
+}
+
+std::string Reply::error_message() const {
+    return body.is_object() && body.contains("message") && body["message"].is_string()
+               ? body["message"].get<std::string>()
+               : text;
+}
+
+Result<Client> Client::connect(const std::string& address, const std::string& token) {
+    auto http = TRY_CTX(http::connect(address), "connect to broodd at " + address);
+    if (!token.empty()) http.set_bearer_token(token);
+    return Client(std::move(http));
+}
+
+Result<Reply> Client::request(std::string_view method, const std::string& path, const json& body, int timeout_ms) {
+    auto response = TRY_CTX(_http.request(method, path, body.is_null() ? "" : body.dump(), timeout_ms),
+                            fmt::format("{} {}", method, path));
+    Reply reply;
+    reply.status = response.status;
+    reply.text = std::move(response.body);
+    reply.content_type = std::move(response.content_type);
+    if (reply.content_type.find("json") != std::string::npos && !reply.text.empty())
+        reply.body = json::parse(reply.text, nullptr, false);
+    if (reply.body.is_discarded()) reply.body = nullptr;
+    return reply;
+}
+
+Result<json> Client::call(std::string_view method, const std::string& path, const json& body, int timeout_ms) {
+    Reply reply = TRY(request(method, path, body, timeout_ms));
+    if (!reply.ok()) {
+        std::string code = reply.error_code();
+        return fail(fmt::format("{} {}: HTTP {}{}{}: {}", method, path, reply.status, code.empty() ? "" : " ", code,
+                                reply.error_message()));
+    }
+    return reply.body;
+}
+
+Result<Reply> Client::stream(std::string_view method, const std::string& path, const http::Client::DataFn& on_data) {
+    auto response = TRY_CTX(_http.stream(method, path, on_data), fmt::format("{} {}", method, path));
+    Reply reply;
+    reply.status = response.status;
+    reply.text = std::move(response.body);
+    reply.content_type = std::move(response.content_type);
+    if (reply.content_type.find("json") != std::string::npos && !reply.text.empty())
+        reply.body = json::parse(reply.text, nullptr, false);
+    if (reply.body.is_discarded()) reply.body = nullptr;
+    return reply;
+}
+
+Result<ForkAnswer> parse_fork_answer(const json& answer) {
+    if (!answer.is_object() || !answer.contains("instances") || !answer["instances"].is_array())
+        return fail("fork: unexpected answer " + answer.dump());
+    ForkAnswer out;
+    out.instances.assign(answer["instances"].begin(), answer["instances"].end());
+    if (answer.contains("errors") && answer["errors"].is_array())
+        out.errors.assign(answer["errors"].begin(), answer["errors"].end());
+    return out;
+}
+
+Result<std::vector<json>> ForkAnswer::all() const {
+    if (!errors.empty())
+        return fail(fmt::format("fork: {} of the forks failed, the first: {}", errors.size(), errors.front().dump()));
+    return instances;
+}
+
+Result<ForkAnswer> Client::fork_template(const std::string& template_id, const json& request, int timeout_ms) {
+    json answer = TRY(call("POST", "/templates/" + template_id + "/fork", request, timeout_ms));
+    return parse_fork_answer(answer);
+}
+
+Result<void> in_parallel(const std::string& address, size_t n, size_t threads,
+                         const std::function<Result<void>(size_t, Client&)>& fn) {
+    std::atomic<size_t> next{0};
+    std::mutex mutex;
+    std::optional<Error> first_error;
+    auto worker = [&] {
+        auto c = Client::connect(address);
+        for (size_t i; (i = next.fetch_add(1)) < n;) {
+            auto done = c ? fn(i, *c) : Result<void>(fail(c.error()));
+            if (!done) {
+                std::lock_guard lock(mutex);
+                if (!first_error) first_error = done.error();
+                next = n; // stop handing out work
+                return;
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < std::min(n, std::max<size_t>(threads, 1)); ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+    if (first_error) return fail(std::move(*first_error));
+    return {};
+}
+
+} // namespace brood::client
