@@ -89,3 +89,17 @@ TEST(HttpRouter, ObserverSeesPatternAndStatus) {
     EXPECT_EQ(status, 202);
     EXPECT_EQ(router.routes().size(), 6u);
 }
+
+TEST(Router, InvalidUtf8InAPathIsAnAnswerNotAnException) {
+    Router router = sample();
+    Request unknown = make("GET", "/ve\x87rsion");
+    Response r = router.dispatch(unknown);
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find("\xEF\xBF\xBD"), std::string::npos) << "U+FFFD replaces the bad byte: " << r.body;
+    Request wrong_method = make("PUT", "/instances/%87");
+    EXPECT_EQ(router.dispatch(wrong_method).status, 405);
+    Request param = make("GET", "/instances/%87%FF");
+    Response answered = router.dispatch(param);
+    EXPECT_EQ(answered.status, 200);
+    EXPECT_TRUE(nlohmann::json::accept(answered.body)) << answered.body;
+}

@@ -62,7 +62,9 @@ std::string Request::header(const std::string& name) const {
 Response json(int status, const nlohmann::json& value) {
     Response r;
     r.status = status;
-    r.body = value.dump();
+    // Strings can carry bytes from a request (a path, a name) or a guest's
+    // serial output: invalid UTF-8 becomes U+FFFD instead of an exception.
+    r.body = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     r.body += '\n';
     return r;
 }

@@ -76,7 +76,12 @@ void Session::run() {
 }
 
 void Session::serve() {
-    while (serve_one()) {
+    // An exception out of a thread ends the process: one connection's
+    // failure closes that connection, never the daemon.
+    try {
+        while (serve_one()) {
+        }
+    } catch (const std::exception&) {
     }
 }
 
