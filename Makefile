@@ -2,8 +2,11 @@
 BUILD ?= build
 ASSETS ?= assets
 JOBS ?= $(shell nproc)
+# `make fuzz` runs each fuzz target this long; `make test` runs each for CI_FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+CI_FUZZ_SECONDS ?= 60
 
-.PHONY: all deps assets build demo test bench clean
+.PHONY: all deps assets build demo test sanitize fuzz bench clean
 
 all: build
 
@@ -20,11 +23,21 @@ build: deps
 demo: build assets
 	@bash scripts/demo.sh $(BUILD) $(ASSETS)
 
+# The whole suite, then the same suites under ASan+UBSan and TSan, then each
+# fuzz target for CI_FUZZ_SECONDS (docs/testing.md).
 test: build assets
 	@cd $(BUILD) && BROOD_ASSETS=$(abspath $(ASSETS)) ctest --output-on-failure -j 2 --timeout 900
+	@JOBS=$(JOBS) bash scripts/sanitize.sh $(BUILD) $(ASSETS)
+	@JOBS=$(JOBS) bash scripts/fuzz.sh $(CI_FUZZ_SECONDS)
+
+sanitize: build assets
+	@JOBS=$(JOBS) bash scripts/sanitize.sh $(BUILD) $(ASSETS)
+
+fuzz: deps
+	@JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: build assets
 	@bash scripts/bench.sh $(BUILD) $(ASSETS)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz
