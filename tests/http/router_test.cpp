@@ -90,7 +90,7 @@ TEST(HttpRouter, ObserverSeesPatternAndStatus) {
     EXPECT_EQ(router.routes().size(), 6u);
 }
 
-TEST(Router, InvalidUtf8InAPathIsAnAnswerNotAnException) {
+TEST(HttpRouter, InvalidUtf8InAPathIsAnAnswerNotAnException) {
     Router router = sample();
     Request unknown = make("GET", "/ve\x87rsion");
     Response r = router.dispatch(unknown);
