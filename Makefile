@@ -2,8 +2,10 @@
 BUILD ?= build
 ASSETS ?= assets
 JOBS ?= $(shell nproc)
+# `make fuzz` runs each fuzz target this long.
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps assets build demo test bench clean
+.PHONY: all deps assets build demo test sanitize fuzz bench clean
 
 all: build
 
@@ -20,11 +22,20 @@ build: deps
 demo: build assets
 	@bash scripts/demo.sh $(BUILD) $(ASSETS)
 
+# The whole suite (with the hardware-KVM lane and the fuzz corpora replayed).
+# The sanitizer builds and the fuzzers are `make sanitize` and `make fuzz`
+# (docs/testing.md).
 test: build assets
 	@cd $(BUILD) && BROOD_ASSETS=$(abspath $(ASSETS)) ctest --output-on-failure -j 2 --timeout 900
+
+sanitize: build assets
+	@JOBS=$(JOBS) bash scripts/sanitize.sh $(BUILD) $(ASSETS)
+
+fuzz: deps
+	@JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: build assets
 	@bash scripts/bench.sh $(BUILD) $(ASSETS)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang
   nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev libseccomp-dev
   cpio gzip xz-utils zstd lz4 binutils file

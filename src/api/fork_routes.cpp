@@ -2,6 +2,7 @@
 #include "api/fork_routes.hpp"
 
 #include "api/json_views.hpp"
+#include "api/request_bodies.hpp"
 
 namespace brood::api {
 
@@ -62,22 +63,8 @@ Response fork_template(manager::Manager& m, const Request& r) {
 }
 
 Response create_template(manager::Manager& m, const Request& r) {
-    json body = parse_object(r.body);
-    if (auto bad = reject_unknown_fields(body, {"instance", "name", "tags"})) return *bad;
     manager::TemplateSpec spec;
-    if (!body.contains("instance") || !body["instance"].is_string())
-        return http::error(400, "bad_request", "instance is required (the id or name of a Standby instance)");
-    if (!body.contains("name") || !body["name"].is_string())
-        return http::error(400, "bad_request", "name is required (a string)");
-    spec.source = body["instance"].get<std::string>();
-    spec.name = body["name"].get<std::string>();
-    if (body.contains("tags")) {
-        if (!body["tags"].is_object()) return http::error(400, "bad_request", "tags must be an object of strings");
-        for (const auto& [k, v] : body["tags"].items()) {
-            if (!v.is_string()) return http::error(400, "bad_request", "tag " + k + " must be a string");
-            spec.tags[k] = v.get<std::string>();
-        }
-    }
+    if (auto bad = parse_template_body(r.body, spec)) return *bad;
     auto created = m.create_template(spec);
     if (!created) return error_response(created.error());
     return http::json(201, template_json(*created));

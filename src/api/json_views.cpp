@@ -81,7 +81,8 @@ nlohmann::json parse_object(const std::string& body) {
 
 std::optional<http::Response> reject_unknown_fields(const nlohmann::json& body,
                                                     std::initializer_list<const char*> allowed) {
-    for (const auto& [key, value] : body.items()) {
+    for (const auto& item : body.items()) {
+        const std::string& key = item.key(); // a named variable: clang 14 cannot capture a structured binding
         bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
         if (!known) return http::error(400, "bad_request", "unknown field \"" + key + "\"");
     }

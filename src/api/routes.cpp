@@ -2,6 +2,7 @@
 
 #include "api/fork_routes.hpp"
 #include "api/json_views.hpp"
+#include "api/request_bodies.hpp"
 
 namespace brood::api {
 
@@ -18,69 +19,26 @@ Response view_or_error(const manager::OpResult<manager::InstanceView>& result, i
     return http::json(status, instance_json(*result));
 }
 
-// Reads an optional integer field, with bounds.
-std::optional<Response> int_field(const json& body, const char* key, int64_t lo, int64_t hi, int64_t& out) {
-    if (!body.contains(key)) return std::nullopt;
-    const json& v = body.at(key);
-    if (!v.is_number_integer()) return http::error(400, "bad_request", std::string(key) + " must be an integer");
-    int64_t n = v.get<int64_t>();
-    if (n < lo || n > hi)
-        return http::error(400, "bad_request",
-                           std::string(key) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-    out = n;
-    return std::nullopt;
-}
-
-std::optional<Response> string_field(const json& body, const char* key, bool required, std::string& out) {
-    if (!body.contains(key)) {
-        if (required) return http::error(400, "bad_request", std::string(key) + " is required");
-        return std::nullopt;
-    }
-    if (!body.at(key).is_string()) return http::error(400, "bad_request", std::string(key) + " must be a string");
-    out = body.at(key).get<std::string>();
-    return std::nullopt;
-}
-
 Response create(manager::Manager& m, const Request& r) {
-    json body = parse_object(r.body);
-    if (auto bad = reject_unknown_fields(body, {"name", "kernel", "initrd", "cmdline", "memory_mib", "vcpus"}))
-        return *bad;
     manager::CreateSpec spec;
-    if (auto bad = string_field(body, "name", true, spec.name)) return *bad;
-    if (auto bad = string_field(body, "kernel", true, spec.kernel)) return *bad;
-    if (auto bad = string_field(body, "initrd", false, spec.initrd)) return *bad;
-    if (auto bad = string_field(body, "cmdline", false, spec.cmdline)) return *bad;
-    // Range checks live in the manager; here only the JSON types.
-    if (auto bad = int_field(body, "memory_mib", INT32_MIN, INT32_MAX, spec.memory_mib)) return *bad;
-    if (auto bad = int_field(body, "vcpus", INT32_MIN, INT32_MAX, spec.vcpus)) return *bad;
+    if (auto bad = parse_create_body(r.body, spec)) return *bad;
     return view_or_error(m.create(spec), 201);
 }
 
 Response stop(manager::Manager& m, const Request& r) {
-    json body = parse_object(r.body);
-    if (auto bad = reject_unknown_fields(body, {"timeout_ms"})) return *bad;
-    int64_t timeout = -1;
-    if (auto bad = int_field(body, "timeout_ms", 0, 600'000, timeout)) return *bad;
-    std::optional<int> t;
-    if (timeout >= 0) t = static_cast<int>(timeout);
-    return view_or_error(m.stop(param(r), t));
+    std::optional<int> timeout;
+    if (auto bad = parse_stop_body(r.body, timeout)) return *bad;
+    return view_or_error(m.stop(param(r), timeout));
 }
 
 Response console(manager::Manager& m, const Request& r) {
-    json body = parse_object(r.body);
-    if (auto bad = reject_unknown_fields(body, {"input", "until", "timeout_ms"})) return *bad;
-    std::string input, until;
-    int64_t timeout = 5'000;
-    if (auto bad = string_field(body, "input", true, input)) return *bad;
-    if (auto bad = string_field(body, "until", false, until)) return *bad;
-    if (auto bad = int_field(body, "timeout_ms", 1, 600'000, timeout)) return *bad;
-    if (input.find_first_of("\r\n") != std::string::npos)
-        return http::error(400, "bad_request", "input must be a single line");
-    auto result = m.console(param(r), input, until, static_cast<int>(timeout));
+    ConsoleBody body;
+    if (auto bad = parse_console_body(r.body, body)) return *bad;
+    auto result = m.console(param(r), body.input, body.until, body.timeout_ms);
     if (!result) return error_response(result.error());
     if (!result->matched) {
         json j{{"code", "timeout"},
-               {"message", "\"" + until + "\" did not appear within " + std::to_string(timeout) + " ms"},
+               {"message", "\"" + body.until + "\" did not appear within " + std::to_string(body.timeout_ms) + " ms"},
                {"output", result->output}};
         if (result->truncated) j["truncated"] = true;
         return http::json(504, j);

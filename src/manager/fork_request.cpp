@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 OpResult<void> check_fields(const json& body, std::initializer_list<const char*> allowed) {
-    for (const auto& [key, value] : body.items()) {
+    for (const auto& item : body.items()) {
+        const std::string& key = item.key(); // a named variable: clang 14 cannot capture a structured binding
         bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
         if (!known) return bad_request("unknown field \"" + key + "\"");
     }

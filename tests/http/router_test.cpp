@@ -114,3 +114,17 @@ TEST(HttpRouter, AnyExceptionIs500) {
     EXPECT_EQ(r.status, 500);
     EXPECT_EQ(nlohmann::json::parse(r.body)["code"], "internal");
 }
+
+TEST(HttpRouter, InvalidUtf8InAPathIsAnAnswerNotAnException) {
+    Router router = sample();
+    Request unknown = make("GET", "/ve\x87rsion");
+    Response r = router.dispatch(unknown);
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find("\xEF\xBF\xBD"), std::string::npos) << "U+FFFD replaces the bad byte: " << r.body;
+    Request wrong_method = make("PUT", "/instances/%87");
+    EXPECT_EQ(router.dispatch(wrong_method).status, 405);
+    Request param = make("GET", "/instances/%87%FF");
+    Response answered = router.dispatch(param);
+    EXPECT_EQ(answered.status, 200);
+    EXPECT_TRUE(nlohmann::json::accept(answered.body)) << answered.body;
+}

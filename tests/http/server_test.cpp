@@ -135,6 +135,14 @@ TEST_F(HttpServer, MalformedRequestIs400) {
     EXPECT_EQ(out.rfind("HTTP/1.1 400 ", 0), 0u) << out;
 }
 
+TEST_F(HttpServer, InvalidUtf8InThePathIs404AndTheServerLives) {
+    serve();
+    std::string out = raw("GET /ve\x87rsion HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 404 ", 0), 0u) << out;
+    out = raw("GET /vm HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 ", 0), 0u) << "the server still answers: " << out;
+}
+
 TEST_F(HttpServer, OversizedBodyIs413AndHeadIs431) {
     ServerOptions options;
     options.limits.max_body_bytes = 100;

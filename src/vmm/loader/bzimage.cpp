@@ -28,7 +28,10 @@ uint64_t kernel_footprint_end(const SetupHeader& hdr, uint64_t load_addr, uint64
     uint64_t alignment = hdr.kernel_alignment;
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > x86::kGiB)
         alignment = 2 * x86::kMiB;
-    const uint64_t pref = std::min<uint64_t>(hdr.pref_address, uint64_t{1} << 48); // no overflow
+    // A copy: std::min takes references, and SetupHeader is packed (an
+    // unaligned reference is undefined behaviour).
+    const uint64_t pref_address = hdr.pref_address;
+    const uint64_t pref = std::min<uint64_t>(pref_address, uint64_t{1} << 48); // no overflow
     const uint64_t target = std::max(align_up(load_addr, alignment), pref);
     return std::max(load_addr + pm_size, target + hdr.init_size);
 }
