@@ -6,6 +6,7 @@
 
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/unique_fd.hpp"
 #include "vmm/arch/x86_64/cpuid.hpp"
@@ -50,14 +51,12 @@ Result<void> check_memory_size(uint64_t memory_mib) {
     return {};
 }
 
-Result<void> configure_vcpus_for_boot(Machine& machine) {
-    auto supported = TRY(machine.kvm().supported_cpuid());
-    uint32_t count = machine.vcpu_count();
-    machine.cpuid_tables().clear();
-    for (auto& vcpu : machine.vcpus()) {
+Result<void> configure_vcpus_for_boot(const kvm::Kvm& kvm, std::vector<kvm::Vcpu>& vcpus) {
+    auto supported = TRY(kvm.supported_cpuid());
+    auto count = static_cast<uint32_t>(vcpus.size());
+    for (auto& vcpu : vcpus) {
         auto ctx = fmt::format("set up vcpu {}", vcpu.index());
-        machine.cpuid_tables().push_back(x86::apply_cpuid_policy(supported, vcpu.index(), count));
-        TRY_CTX(vcpu.set_cpuid(machine.cpuid_tables().back()), ctx);
+        TRY_CTX(vcpu.set_cpuid(x86::apply_cpuid_policy(supported, vcpu.index(), count)), ctx);
         TRY_CTX(vcpu.set_msrs(x86::boot_msrs()), ctx);
         TRY_CTX(vcpu.set_default_fpu(), ctx);
         TRY_CTX(vcpu.update_lapic([](std::span<uint8_t, 1024> regs) { x86::configure_lapic_lints(regs); }), ctx);
@@ -95,11 +94,16 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     auto boot_state = loader::prepare_boot(*kernel, params, *memory);
     if (!boot_state) return bad_input(boot_state.error());
 
-    auto machine = Machine::create(std::move(*kvm), std::move(*memory), shape.vcpus, std::move(console));
-    if (!machine) return internal(machine.error());
-    if (auto ok = configure_vcpus_for_boot(**machine); !ok) return internal(ok.error());
-    if (auto ok = (*machine)->vcpus().front().set_boot_state(*boot_state); !ok)
+    auto builder = MachineBuilder::create(std::move(*kvm), std::move(*memory), shape.vcpus, std::move(console));
+    if (!builder) return internal(builder.error());
+    if (auto ok = configure_vcpus_for_boot(builder->kvm(), builder->vcpus()); !ok) return internal(ok.error());
+    if (auto ok = builder->vcpus().front().set_boot_state(*boot_state); !ok)
         return internal(ok.error().context("set up boot vcpu"));
+    builder->boot_description(
+        nlohmann::json{{"kernel", source.kernel_path}, {"initrd", source.initrd_path}, {"cmdline", source.cmdline}}
+            .dump());
+    auto machine = builder->build();
+    if (!machine) return internal(machine.error());
     return std::move(*machine);
 }
 

@@ -5,7 +5,7 @@
 
 #include "common/result.hpp"
 #include "vmm/console.hpp"
-#include "vmm/machine.hpp"
+#include "vmm/machine_builder.hpp"
 #include "vmm/vm_config.hpp"
 
 namespace brood {
@@ -25,6 +25,6 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
 Result<void> check_memory_size(uint64_t memory_mib);
 
 // CPUID, MSRs, FPU and LAPIC set-up every vCPU gets at boot.
-Result<void> configure_vcpus_for_boot(Machine& machine);
+Result<void> configure_vcpus_for_boot(const kvm::Kvm& kvm, std::vector<kvm::Vcpu>& vcpus);
 
 } // namespace brood

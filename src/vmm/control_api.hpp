@@ -1,26 +1,13 @@
 // brood-vmm's control API (docs/interfaces.md): VM info, pause, resume,
-// shutdown, snapshot, stats, served over HTTP on a unix socket.
+// shutdown, snapshot, stats, served over HTTP on a unix socket. Each route
+// parses its body and posts one action to the VMM's action loop.
 #pragma once
 
-#include <chrono>
-#include <functional>
-#include <string>
-
-#include <nlohmann/json.hpp>
-
 #include "common/http/router.hpp"
-#include "vmm/machine.hpp"
+#include "vmm/action_queue.hpp"
 
 namespace brood {
 
-struct ControlContext {
-    Machine& machine;
-    nlohmann::json description; // boot source or snapshot origin, shape
-    std::chrono::steady_clock::time_point started;
-    // Writes a snapshot of the paused machine and says what it wrote.
-    std::function<Result<nlohmann::json>(const nlohmann::json& request)> snapshot;
-};
-
-http::Router make_control_router(ControlContext& context);
+http::Router make_control_router(ActionQueue& actions);
 
 } // namespace brood

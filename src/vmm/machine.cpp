@@ -37,43 +37,35 @@ Machine::~Machine() {
     }
 }
 
-Result<std::unique_ptr<Machine>> Machine::create(kvm::Kvm kvm, GuestMemory memory, uint32_t vcpu_count,
-                                                 std::shared_ptr<Console> console) {
-    uint32_t max = kvm.max_vcpus();
-    if (vcpu_count == 0 || vcpu_count > max)
-        return fail(fmt::format("vcpus must be between 1 and {} on this host, got {}", max, vcpu_count));
-    auto vm = TRY(kvm::Vm::create(kvm));
-    uint32_t slot = 0;
-    for (const auto& region : memory.layout().regions())
-        TRY(vm.set_memory_region(slot++, region.guest_addr, region.size, memory.host_base() + region.host_offset));
-    TRY(vm.create_irqchip());
+template <typename Codec, typename Device>
+Device& Machine::add_device(std::unique_ptr<Device> device) {
+    Device& d = add_stateless_device(std::move(device));
+    _persist.add<Codec>(d);
+    return d;
+}
 
-    std::unique_ptr<Machine> m(new Machine(std::move(kvm), std::move(vm), std::move(memory), std::move(console)));
-    for (uint32_t i = 0; i < vcpu_count; ++i) m->_vcpus.push_back(TRY(kvm::Vcpu::create(m->_kvm, m->_vm, i)));
+template <typename Device>
+Device& Machine::add_stateless_device(std::unique_ptr<Device> device) {
+    Device& d = *device;
+    for (const auto& ports : Device::kPorts) _bus.add(ports.base, ports.length, &d);
+    _devices.push_back(std::move(device));
+    return d;
+}
 
-    m->_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!m->_exit_event) return fail_errno("eventfd");
-
-    Machine* self = m.get();
-    auto irq = [self](uint32_t line) {
-        return [self, line](bool level) {
-            if (auto r = self->_vm.set_irq_line(line, level); !r) spdlog::error("{}", r.error().message());
+// One line per device: its ports come from the device, its section from its codec.
+void Machine::add_devices() {
+    auto irq = [this](uint32_t line) {
+        return [this, line](bool level) {
+            if (auto r = _vm.set_irq_line(line, level); !r) spdlog::error("{}", r.error().message());
         };
     };
-    auto requests = [self](devices::GuestRequest req) { self->on_guest_request(req); };
-    m->_serial = std::make_unique<devices::Serial>(irq(devices::Serial::kCom1Irq),
-                                                   [self](uint8_t b) { self->_console->write(b); });
-    m->_i8042 = std::make_unique<devices::I8042>(irq(devices::I8042::kKeyboardIrq), requests);
-    m->_pm = std::make_unique<devices::AcpiPm>(requests);
-    m->_quiet = std::make_unique<devices::QuietPorts>();
-    m->_bus.add(devices::Serial::kCom1Base, 8, m->_serial.get());
-    m->_bus.add(devices::I8042::kDataPort, 5, m->_i8042.get());
-    m->_bus.add(devices::AcpiPm::kBase, devices::AcpiPm::kLength, m->_pm.get());
-    m->_bus.add(0x61, 1, m->_quiet.get());
-    m->_bus.add(0x70, 2, m->_quiet.get());
-    m->_bus.add(0x80, 1, m->_quiet.get());
-    m->_bus.add(0x92, 1, m->_quiet.get());
-    return m;
+    auto requests = [this](devices::GuestRequest req) { on_guest_request(req); };
+    using namespace devices;
+    _serial = &add_device<SerialCodec>(
+        std::make_unique<Serial>(irq(Serial::kCom1Irq), [this](uint8_t b) { _console->write(b); }));
+    _i8042 = &add_device<I8042Codec>(std::make_unique<I8042>(irq(I8042::kKeyboardIrq), requests));
+    add_device<AcpiPmCodec>(std::make_unique<AcpiPm>(requests));
+    add_stateless_device(std::make_unique<QuietPorts>());
 }
 
 void Machine::on_guest_request(devices::GuestRequest request) {

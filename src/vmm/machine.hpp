@@ -1,5 +1,5 @@
 // A running VM: KVM objects, guest memory, devices and one thread per vCPU,
-// with pause/resume and an orderly exit.
+// with pause/resume and an orderly exit. MachineBuilder assembles it.
 #pragma once
 
 #include <atomic>
@@ -22,6 +22,7 @@
 #include "vmm/kvm/kvm.hpp"
 #include "vmm/kvm/vcpu.hpp"
 #include "vmm/kvm/vm.hpp"
+#include "vmm/machine_config.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace brood {
@@ -31,28 +32,23 @@ struct MachineExit {
     std::string reason;
 };
 
+class MachineBuilder;
+
 class Machine final {
 public:
-    // Creates the VM, registers memory (before the irqchip: cheaper there,
-    // see docs/development-hosts.md),
-    // creates the irqchip, PIT, vCPUs and devices. The vCPUs are not set up.
-    static Result<std::unique_ptr<Machine>> create(kvm::Kvm kvm, GuestMemory memory, uint32_t vcpu_count,
-                                                   std::shared_ptr<Console> console);
     ~Machine();
     Machine(const Machine&) = delete;
     Machine& operator=(const Machine&) = delete;
 
     kvm::Kvm& kvm() { return _kvm; }
-    kvm::Vm& vm() { return _vm; }
     GuestMemory& memory() { return _memory; }
-    std::vector<kvm::Vcpu>& vcpus() { return _vcpus; }
     devices::Serial& serial() { return *_serial; }
     devices::I8042& i8042() { return *_i8042; }
-    uint32_t vcpu_count() const { return static_cast<uint32_t>(_vcpus.size()); }
+    uint32_t vcpu_count() const { return _config.vcpus; }
+    const MachineConfig& config() const { return _config; }
 
-    // What the vCPUs were given and how the VM first booted: saved in snapshots.
-    std::vector<x86::CpuidTable>& cpuid_tables() { return _cpuid_tables; }
-    std::string& boot_description() { return _boot_description; }
+    // Every component's saved state, in restore order (see snapshot/persist.hpp).
+    snapshot::Registry& persist() { return _persist; }
 
     // Starts one thread per vCPU; they run unless `paused`.
     Result<void> start(bool paused);
@@ -68,7 +64,14 @@ public:
     MachineExit finish();
 
 private:
+    friend class MachineBuilder;
     Machine(kvm::Kvm kvm, kvm::Vm vm, GuestMemory memory, std::shared_ptr<Console> console);
+    // The devices, each on the port bus and in the snapshot registry.
+    void add_devices();
+    template <typename Codec, typename Device>
+    Device& add_device(std::unique_ptr<Device> device);
+    template <typename Device>
+    Device& add_stateless_device(std::unique_ptr<Device> device);
     void vcpu_loop(kvm::Vcpu& vcpu);
     bool handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit);
     void kick_vcpus();
@@ -78,14 +81,13 @@ private:
     kvm::Vm _vm;
     GuestMemory _memory;
     std::vector<kvm::Vcpu> _vcpus;
-    std::vector<x86::CpuidTable> _cpuid_tables;
-    std::string _boot_description;
+    MachineConfig _config;
+    snapshot::Registry _persist;
     std::shared_ptr<Console> _console;
     devices::IoBus _bus;
-    std::unique_ptr<devices::Serial> _serial;
-    std::unique_ptr<devices::I8042> _i8042;
-    std::unique_ptr<devices::AcpiPm> _pm;
-    std::unique_ptr<devices::QuietPorts> _quiet;
+    std::vector<std::unique_ptr<devices::PioDevice>> _devices;
+    devices::Serial* _serial = nullptr;
+    devices::I8042* _i8042 = nullptr;
 
     std::vector<std::thread> _threads;
     std::mutex _mutex;

@@ -1,6 +1,6 @@
 // brood-vmm: one process per VM. Parses the command line, builds the machine
-// (boot or restore recipe), serves the control API and waits for the end.
-#include <poll.h>
+// (boot or restore recipe), serves the control API and runs the VMM action
+// loop until the end.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -19,7 +19,7 @@
 #include "vmm/boot.hpp"
 #include "vmm/control_api.hpp"
 #include "vmm/restore.hpp"
-#include "vmm/snapshot/snapshot_writer.hpp"
+#include "vmm/vmm.hpp"
 
 namespace {
 
@@ -44,33 +44,6 @@ struct Options {
 void check_socket_path_free(const std::string& path, const char* what) {
     struct stat st{};
     if (!path.empty() && ::lstat(path.c_str(), &st) == 0) die(ExitCode::bad_input, fmt::format("{} path {} exists", what, path));
-}
-
-int wait_for_end(Machine& machine, int signal_fd) {
-    pollfd fds[2] = {{machine.exit_fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-    int signal_exit = -1;
-    while (true) {
-        if (::poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (fds[1].revents & POLLIN) {
-            signalfd_siginfo info{};
-            if (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-                signal_exit = exit_code_for_signal(static_cast<int>(info.ssi_signo));
-                machine.request_exit(ExitCode::vmm_error, fmt::format("terminated by signal {}", info.ssi_signo));
-            }
-        }
-        if (fds[0].revents & POLLIN) break;
-    }
-    MachineExit end = machine.finish();
-    if (signal_exit >= 0) {
-        spdlog::info("{}", end.reason);
-        return signal_exit;
-    }
-    if (end.code != ExitCode::power_off) std::fprintf(stderr, "brood-vmm: %s\n", end.reason.c_str());
-    else spdlog::info("{}", end.reason);
-    return static_cast<int>(end.code);
 }
 
 } // namespace
@@ -135,8 +108,6 @@ int main(int argc, char** argv) {
         auto built = build_for_boot(opt.boot, opt.shape, *console);
         if (!built) die(built.error().bad_input ? ExitCode::bad_input : ExitCode::vmm_error, built.error().error.message());
         machine = std::move(*built);
-        machine->boot_description() = nlohmann::json{{"kernel", opt.boot.kernel_path}, {"initrd", opt.boot.initrd_path},
-                                                     {"cmdline", opt.boot.cmdline}}.dump();
         description["boot"] = {{"kernel", opt.boot.kernel_path}, {"initrd", opt.boot.initrd_path},
                                {"cmdline", opt.boot.cmdline}};
     } else {
@@ -147,28 +118,26 @@ int main(int argc, char** argv) {
                                         {"backend", opt.restore.backend}};
     }
 
-    auto snapshot = [&machine](const nlohmann::json& body) -> Result<nlohmann::json> {
-        auto request = TRY(parse_snapshot_request(body));
-        auto stats = TRY(write_snapshot(*machine, request));
-        return nlohmann::json{{"diff", stats.diff},
-                              {"reflinked", stats.reflinked},
-                              {"bytes_written", stats.bytes_written},
-                              {"bytes_copied", stats.bytes_copied}};
-    };
-    ControlContext control{*machine, description, std::chrono::steady_clock::now(), snapshot};
+    auto actions = ActionQueue::create();
+    if (!actions) die(ExitCode::vmm_error, actions.error().message());
+    Vmm vmm(std::move(machine), std::move(*actions), std::move(description));
     std::optional<http::Server> server;
     if (!opt.control_socket.empty()) {
         auto listening = http::Server::listen_unix(opt.control_socket, 0600);
         if (!listening) die(ExitCode::bad_input, listening.error().message());
         server.emplace(std::move(*listening));
-        if (auto ok = server->start(make_control_router(control)); !ok) die(ExitCode::vmm_error, ok.error().message());
     }
-    if (auto ok = machine->start(opt.paused); !ok) die(ExitCode::vmm_error, ok.error().message());
+    // Every vCPU thread exists before the control API serves its first request.
+    if (auto ok = vmm.machine().start(opt.paused); !ok) die(ExitCode::vmm_error, ok.error().message());
+    if (server) {
+        if (auto ok = server->start(make_control_router(vmm.actions())); !ok)
+            die(ExitCode::vmm_error, ok.error().message());
+    }
     if (opt.ready_fd >= 0) {
         (void)!::write(opt.ready_fd, "ready\n", 6);
         ::close(opt.ready_fd);
     }
-    int code = wait_for_end(*machine, signal_fd.get());
+    int code = vmm.run(signal_fd.get());
     if (server) server->stop();
     return code;
 }

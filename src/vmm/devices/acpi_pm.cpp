@@ -56,4 +56,27 @@ void AcpiPm::pio_write(uint16_t offset, std::span<const uint8_t> data) {
     if (power_off) _requests(GuestRequest::power_off);
 }
 
+AcpiPmState AcpiPm::save() const {
+    std::lock_guard lock(_mutex);
+    return {_enable, _control};
+}
+
+void AcpiPm::restore(const AcpiPmState& state) {
+    std::lock_guard lock(_mutex);
+    _enable = state.enable;
+    _control = state.control;
+}
+
+void AcpiPmCodec::encode(const State& s, snapshot::ByteWriter& w) {
+    w.u32(s.enable);
+    w.u32(s.control);
+}
+
+Result<AcpiPmState> AcpiPmCodec::decode(snapshot::ByteReader& r, uint32_t) {
+    AcpiPmState s;
+    s.enable = static_cast<uint16_t>(TRY(r.u32()));
+    s.control = static_cast<uint16_t>(TRY(r.u32()));
+    return s;
+}
+
 } // namespace brood::devices

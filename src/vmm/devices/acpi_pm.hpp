@@ -4,17 +4,36 @@
 // SLP_EN to PM1a control (what ACPI S5 and the test guest do) powers off.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <mutex>
 
 #include "vmm/devices/io_bus.hpp"
+#include "vmm/snapshot/persist.hpp"
 
 namespace brood::devices {
+
+// Plain data for snapshots: the registers the guest writes. The timer counts
+// host time and has no state.
+struct AcpiPmState {
+    uint16_t enable = 0;
+    uint16_t control = 0x0001; // SCI_EN
+};
+
+// The ACPI PM section of a snapshot; state files written before it existed
+// lack it, and restore keeps the power-on values.
+struct AcpiPmCodec {
+    using State = AcpiPmState;
+    static constexpr snapshot::SectionKind kind{6, 1, "acpi-pm", false};
+    static void encode(const State& s, snapshot::ByteWriter& w);
+    static Result<State> decode(snapshot::ByteReader& r, uint32_t version);
+};
 
 class AcpiPm final : public PioDevice {
 public:
     static constexpr uint16_t kBase = 0x600;
     static constexpr uint16_t kLength = 12;
+    static constexpr std::array<PortRange, 1> kPorts{{{kBase, kLength}}};
     static constexpr uint16_t kEventOffset = 0;   // PM1a_EVT_BLK: status (W1C), enable
     static constexpr uint16_t kEventLength = 4;
     static constexpr uint16_t kControlOffset = 4; // PM1a_CNT_BLK
@@ -31,11 +50,14 @@ public:
     void pio_read(uint16_t offset, std::span<uint8_t> data) override;
     void pio_write(uint16_t offset, std::span<const uint8_t> data) override;
 
+    AcpiPmState save() const;
+    void restore(const AcpiPmState& state);
+
 private:
     uint8_t read_byte(uint16_t offset, uint32_t timer) const;
 
     GuestRequestSink _requests;
-    std::mutex _mutex;
+    mutable std::mutex _mutex;
     uint16_t _enable = 0;
     uint16_t _control = kSciEnable; // ACPI mode from the start: there is no SMI_CMD
 };

@@ -94,4 +94,18 @@ void I8042::restore(const I8042State& state) {
 
 void QuietPorts::pio_read(uint16_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), uint8_t{0}); }
 
+void I8042Codec::encode(const State& s, snapshot::ByteWriter& w) {
+    w.u8(s.control);
+    w.u8(s.pending_command);
+    w.queue(s.output);
+}
+
+Result<I8042State> I8042Codec::decode(snapshot::ByteReader& r, uint32_t) {
+    I8042State s;
+    s.control = TRY(r.u8());
+    s.pending_command = TRY(r.u8());
+    s.output = TRY(r.queue());
+    return s;
+}
+
 } // namespace brood::devices

@@ -2,11 +2,13 @@
 // machine (command 0xfe) and to receive Ctrl+Alt+Del for a graceful stop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 
 #include "vmm/devices/io_bus.hpp"
+#include "vmm/snapshot/persist.hpp"
 
 namespace brood::devices {
 
@@ -16,11 +18,20 @@ struct I8042State {
     std::deque<uint8_t> output;
 };
 
+// The i8042 section of a snapshot.
+struct I8042Codec {
+    using State = I8042State;
+    static constexpr snapshot::SectionKind kind{5, 1, "i8042"};
+    static void encode(const State& s, snapshot::ByteWriter& w);
+    static Result<State> decode(snapshot::ByteReader& r, uint32_t version);
+};
+
 class I8042 final : public PioDevice {
 public:
     static constexpr uint16_t kDataPort = 0x60;
     static constexpr uint16_t kCommandPort = 0x64;
     static constexpr uint32_t kKeyboardIrq = 1;
+    static constexpr std::array<PortRange, 1> kPorts{{{kDataPort, kCommandPort - kDataPort + 1}}};
 
     I8042(IrqLine irq, GuestRequestSink requests) : _irq(std::move(irq)), _requests(std::move(requests)) {}
 
@@ -49,6 +60,7 @@ private:
 // system control 0x61/0x92): reads are zero, writes are ignored.
 class QuietPorts final : public PioDevice {
 public:
+    static constexpr std::array<PortRange, 4> kPorts{{{0x61, 1}, {0x70, 2}, {0x80, 1}, {0x92, 1}}};
     void pio_read(uint16_t, std::span<uint8_t> data) override;
     void pio_write(uint16_t, std::span<const uint8_t>) override {}
 };

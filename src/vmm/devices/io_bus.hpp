@@ -8,6 +8,11 @@
 
 namespace brood::devices {
 
+// Ports a device answers: each device declares its own, as kPorts.
+struct PortRange {
+    uint16_t base, length;
+};
+
 class PioDevice {
 public:
     virtual ~PioDevice() = default;

@@ -143,4 +143,18 @@ void Serial::restore(const SerialState& state) {
     update_irq();
 }
 
+void SerialCodec::encode(const State& s, snapshot::ByteWriter& w) {
+    for (uint8_t x : {s.ier, s.iir_fcr, s.lcr, s.mcr, s.scr, s.dll, s.dlm}) w.u8(x);
+    w.u8(s.thre_pending ? 1 : 0);
+    w.queue(s.rx);
+}
+
+Result<SerialState> SerialCodec::decode(snapshot::ByteReader& r, uint32_t) {
+    SerialState s;
+    for (uint8_t* x : {&s.ier, &s.iir_fcr, &s.lcr, &s.mcr, &s.scr, &s.dll, &s.dlm}) *x = TRY(r.u8());
+    s.thre_pending = TRY(r.u8()) != 0;
+    s.rx = TRY(r.queue());
+    return s;
+}
+
 } // namespace brood::devices

@@ -2,6 +2,7 @@
 // Output goes to a sink; input is queued from the host side.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <span>
 
 #include "vmm/devices/io_bus.hpp"
+#include "vmm/snapshot/persist.hpp"
 
 namespace brood::devices {
 
@@ -19,9 +21,18 @@ struct SerialState {
     std::deque<uint8_t> rx;
 };
 
+// The serial section of a snapshot.
+struct SerialCodec {
+    using State = SerialState;
+    static constexpr snapshot::SectionKind kind{4, 1, "serial"};
+    static void encode(const State& s, snapshot::ByteWriter& w);
+    static Result<State> decode(snapshot::ByteReader& r, uint32_t version);
+};
+
 class Serial final : public PioDevice {
 public:
     static constexpr uint16_t kCom1Base = 0x3f8;
+    static constexpr std::array<PortRange, 1> kPorts{{{kCom1Base, 8}}};
     static constexpr uint32_t kCom1Irq = 4;
     static constexpr size_t kRxCapacity = 64 * 1024;
     using OutputSink = std::function<void(uint8_t)>;

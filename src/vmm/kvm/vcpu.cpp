@@ -39,6 +39,7 @@ Result<void> Vcpu::set_cpuid(const x86::CpuidTable& table) {
         k.edx = e.edx;
     }
     if (::ioctl(_fd.get(), abi::kSetCpuid2, buf.data()) < 0) return fail_errno("KVM_SET_CPUID2");
+    _cpuid = table;
     return {};
 }
 

@@ -48,6 +48,22 @@ struct VcpuState {
     std::vector<x86::MsrEntry> msrs;
 };
 
+// One vCPU as a snapshot holds it: its index, the CPUID table it was given
+// and its KVM state.
+struct VcpuSnapshot {
+    uint32_t index = 0;
+    x86::CpuidTable cpuid;
+    VcpuState state;
+};
+
+// The vcpu sections of a snapshot, one per vCPU, in order.
+struct VcpuCodec {
+    using State = VcpuSnapshot;
+    static constexpr snapshot::SectionKind kind{3, 1, "vcpu"};
+    static void encode(const State& s, snapshot::ByteWriter& w);
+    static Result<State> decode(snapshot::ByteReader& r, uint32_t version);
+};
+
 class Vcpu final {
 public:
     static Result<Vcpu> create(const Kvm& kvm, const Vm& vm, uint32_t index);
@@ -71,6 +87,13 @@ public:
     Result<VcpuState> save_state(const std::vector<uint32_t>& msr_indices);
     Result<void> restore_state(const VcpuState& state);
 
+    // The snapshot contract: save() needs the MSRs to save, given once.
+    void set_snapshot_msrs(std::vector<uint32_t> indices) { _snapshot_msrs = std::move(indices); }
+    const x86::CpuidTable& cpuid() const { return _cpuid; }
+    Result<VcpuSnapshot> save();
+    Result<void> check(const VcpuSnapshot& saved) const;
+    Result<void> restore(const VcpuSnapshot& saved);
+
 private:
     Vcpu(uint32_t index, UniqueFd fd, Mapping run_page)
         : _index(index), _fd(std::move(fd)), _run_page(std::move(run_page)) {}
@@ -81,6 +104,8 @@ private:
     uint32_t _index;
     UniqueFd _fd;
     Mapping _run_page;
+    x86::CpuidTable _cpuid; // what set_cpuid() gave, saved in snapshots
+    std::vector<uint32_t> _snapshot_msrs;
 };
 
 template <typename F>

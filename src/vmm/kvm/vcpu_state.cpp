@@ -87,4 +87,60 @@ Result<void> Vcpu::restore_state(const VcpuState& s) {
     return {};
 }
 
+Result<VcpuSnapshot> Vcpu::save() {
+    return VcpuSnapshot{_index, _cpuid, TRY(save_state(_snapshot_msrs))};
+}
+
+Result<void> Vcpu::check(const VcpuSnapshot& saved) const {
+    if (saved.index != _index)
+        return fail(fmt::format("vcpu sections out of order: found {}, expected {}", saved.index, _index));
+    return {};
+}
+
+Result<void> Vcpu::restore(const VcpuSnapshot& saved) {
+    TRY(check(saved));
+    TRY(set_cpuid(saved.cpuid));
+    return restore_state(saved.state);
+}
+
+void VcpuCodec::encode(const State& v, snapshot::ByteWriter& w) {
+    w.u32(v.index);
+    w.u32(static_cast<uint32_t>(v.cpuid.size()));
+    for (const auto& e : v.cpuid) {
+        for (uint32_t x : {e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx}) w.u32(x);
+    }
+    const auto& s = v.state;
+    for (const auto* blob : {&s.regs, &s.sregs, &s.xsave, &s.xcrs, &s.lapic, &s.mp_state, &s.events, &s.debugregs})
+        w.blob(*blob);
+    w.u32(static_cast<uint32_t>(s.msrs.size()));
+    for (const auto& m : s.msrs) {
+        w.u32(m.index);
+        w.u64(m.value);
+    }
+}
+
+Result<VcpuSnapshot> VcpuCodec::decode(snapshot::ByteReader& r, uint32_t) {
+    VcpuSnapshot v;
+    v.index = TRY(r.u32());
+    uint32_t n = TRY(r.u32());
+    if (n > 4096) return fail("vcpu section has an absurd CPUID table");
+    for (uint32_t i = 0; i < n; ++i) {
+        x86::CpuidEntry e;
+        for (uint32_t* x : {&e.function, &e.index, &e.flags, &e.eax, &e.ebx, &e.ecx, &e.edx}) *x = TRY(r.u32());
+        v.cpuid.push_back(e);
+    }
+    auto& s = v.state;
+    for (auto* blob : {&s.regs, &s.sregs, &s.xsave, &s.xcrs, &s.lapic, &s.mp_state, &s.events, &s.debugregs})
+        *blob = TRY(r.blob());
+    uint32_t nmsrs = TRY(r.u32());
+    if (nmsrs > 4096) return fail("vcpu section has an absurd MSR list");
+    for (uint32_t i = 0; i < nmsrs; ++i) {
+        x86::MsrEntry m;
+        m.index = TRY(r.u32());
+        m.value = TRY(r.u64());
+        s.msrs.push_back(m);
+    }
+    return v;
+}
+
 } // namespace brood::kvm

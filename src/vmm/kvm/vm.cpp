@@ -68,7 +68,7 @@ Result<void> Vm::set_irq_line(uint32_t irq, bool level) {
     return {};
 }
 
-Result<VmState> Vm::save_state() const {
+Result<VmState> Vm::save() const {
     VmState state;
     for (uint32_t chip_id : {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC}) {
         kvm_irqchip chip{};
@@ -89,7 +89,7 @@ Result<VmState> Vm::save_state() const {
     return state;
 }
 
-Result<void> Vm::restore_state(const VmState& state) {
+Result<void> Vm::restore(const VmState& state) {
     for (const auto* bytes : {&state.pic_master, &state.pic_slave, &state.ioapic}) {
         auto chip = TRY(from_bytes<kvm_irqchip>(*bytes, "irqchip"));
         if (::ioctl(_fd.get(), KVM_SET_IRQCHIP, &chip) < 0)
@@ -101,6 +101,16 @@ Result<void> Vm::restore_state(const VmState& state) {
     clock.flags = 0; // only the clock value is settable
     if (::ioctl(_fd.get(), KVM_SET_CLOCK, &clock) < 0) return fail_errno("KVM_SET_CLOCK");
     return {};
+}
+
+void VmStateCodec::encode(const State& s, snapshot::ByteWriter& w) {
+    for (const auto* blob : {&s.pic_master, &s.pic_slave, &s.ioapic, &s.pit, &s.clock}) w.blob(*blob);
+}
+
+Result<VmState> VmStateCodec::decode(snapshot::ByteReader& r, uint32_t) {
+    VmState s;
+    for (auto* blob : {&s.pic_master, &s.pic_slave, &s.ioapic, &s.pit, &s.clock}) *blob = TRY(r.blob());
+    return s;
 }
 
 } // namespace brood::kvm

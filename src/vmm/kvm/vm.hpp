@@ -8,6 +8,7 @@
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "vmm/kvm/kvm.hpp"
+#include "vmm/snapshot/persist.hpp"
 
 namespace brood::kvm {
 
@@ -16,6 +17,14 @@ struct VmState {
     std::vector<uint8_t> pic_master, pic_slave, ioapic; // kvm_irqchip
     std::vector<uint8_t> pit;                           // kvm_pit_state2
     std::vector<uint8_t> clock;                         // kvm_clock_data
+};
+
+// The vm section of a snapshot: irqchip, PIT and clock.
+struct VmStateCodec {
+    using State = VmState;
+    static constexpr snapshot::SectionKind kind{2, 1, "vm"};
+    static void encode(const State& s, snapshot::ByteWriter& w);
+    static Result<State> decode(snapshot::ByteReader& r, uint32_t version);
 };
 
 class Vm final {
@@ -31,8 +40,8 @@ public:
     Result<void> create_irqchip();
     Result<void> set_irq_line(uint32_t irq, bool level);
 
-    Result<VmState> save_state() const;
-    Result<void> restore_state(const VmState& state);
+    Result<VmState> save() const;
+    Result<void> restore(const VmState& state);
 
 private:
     explicit Vm(UniqueFd fd) : _fd(std::move(fd)) {}

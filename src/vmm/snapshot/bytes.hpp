@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ public:
         raw(bytes.data(), bytes.size());
     }
     void str(const std::string& s) { blob(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size())); }
+    void queue(const std::deque<uint8_t>& q) { blob(std::vector<uint8_t>(q.begin(), q.end())); }
     void raw(const void* data, size_t size) {
         auto* p = static_cast<const uint8_t*>(data);
         _out.insert(_out.end(), p, p + size);
@@ -49,6 +51,10 @@ public:
     Result<std::string> str() {
         auto bytes = TRY(blob());
         return std::string(bytes.begin(), bytes.end());
+    }
+    Result<std::deque<uint8_t>> queue() {
+        auto bytes = TRY(blob());
+        return std::deque<uint8_t>(bytes.begin(), bytes.end());
     }
     Result<std::span<const uint8_t>> take(uint64_t n) {
         if (n > remaining()) return fail(fmt::format("{} is truncated", _what));

@@ -11,23 +11,6 @@
 #include "vmm/snapshot/bytes.hpp"
 
 namespace brood::snapshot {
-namespace {
-
-// Highest section versions this build understands.
-uint32_t known_version(SectionId id) {
-    switch (id) {
-    case SectionId::machine:
-    case SectionId::vm:
-    case SectionId::vcpu:
-    case SectionId::serial:
-    case SectionId::i8042:
-        return 1;
-    }
-    return 0;
-}
-
-} // namespace
-
 uint32_t crc32(std::span<const uint8_t> data) {
     static const auto table = [] {
         std::array<uint32_t, 256> t{};
@@ -50,7 +33,7 @@ std::vector<uint8_t> encode_state_file(const std::vector<Section>& sections) {
     w.u32(kArchX86_64);
     w.u32(static_cast<uint32_t>(sections.size()));
     for (const auto& s : sections) {
-        w.u32(static_cast<uint32_t>(s.id));
+        w.u32(s.id);
         w.u32(s.version);
         w.blob(s.payload);
     }
@@ -80,14 +63,9 @@ Result<std::vector<Section>> decode_state_file(std::span<const uint8_t> file) {
     std::vector<Section> sections;
     for (uint32_t i = 0; i < count; ++i) {
         Section s;
-        s.id = static_cast<SectionId>(TRY(r.u32()));
+        s.id = TRY(r.u32());
         s.version = TRY(r.u32());
         s.payload = TRY(r.blob());
-        uint32_t known = known_version(s.id);
-        if (known == 0) return fail(fmt::format("state file has an unknown section {}", static_cast<uint32_t>(s.id)));
-        if (s.version > known)
-            return fail(fmt::format("state file section {} has version {}, newer than supported ({})",
-                                    static_cast<uint32_t>(s.id), s.version, known));
         sections.push_back(std::move(s));
     }
     if (r.remaining() != 0) return fail("state file has trailing bytes");

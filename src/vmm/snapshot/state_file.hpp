@@ -16,17 +16,18 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr uint32_t kArchX86_64 = 1;
 constexpr uint64_t kMaxStateFileSize = 64ull << 20;
 
-enum class SectionId : uint32_t { machine = 1, vm = 2, vcpu = 3, serial = 4, i8042 = 5 };
-
+// A section's id and version say which component wrote it and how; the
+// component's codec (see persist.hpp) is the only code that reads it.
 struct Section {
-    SectionId id;
+    uint32_t id;
     uint32_t version;
     std::vector<uint8_t> payload;
 };
 
 // Encodes header + sections + checksum.
 std::vector<uint8_t> encode_state_file(const std::vector<Section>& sections);
-// Validates and splits a state file; the error names what is wrong.
+// Validates the header, framing and checksum, and splits a state file into
+// its sections; the error names what is wrong.
 Result<std::vector<Section>> decode_state_file(std::span<const uint8_t> file);
 
 // Reads a state file from disk, refusing files above kMaxStateFileSize.

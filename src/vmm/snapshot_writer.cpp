@@ -1,4 +1,4 @@
-#include "vmm/snapshot/snapshot_writer.hpp"
+#include "vmm/snapshot_writer.hpp"
 
 #include <algorithm>
 
@@ -10,8 +10,6 @@
 #include <fmt/format.h>
 
 #include "common/defer.hpp"
-#include "vmm/arch/x86_64/msr.hpp"
-#include "vmm/snapshot/machine_state.hpp"
 #include "vmm/snapshot/state_file.hpp"
 
 namespace brood {
@@ -20,31 +18,6 @@ namespace {
 std::string resolved(const std::string& path) {
     char buf[PATH_MAX];
     return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
-
-// The MSRs to save: our list, less those this host's KVM cannot save
-// (KVM's index list omits the MTRRs it emulates; the arch code knows).
-Result<std::vector<uint32_t>> msrs_to_save(Machine& machine) {
-    auto host = TRY(machine.kvm().msr_index_list());
-    return x86::snapshot_msrs_for_host(host);
-}
-
-Result<snapshot::MachineSnapshot> capture(Machine& machine) {
-    snapshot::MachineSnapshot snap;
-    snap.config.memory_bytes = machine.memory().size();
-    snap.config.vcpus = machine.vcpu_count();
-    snap.config.boot_description = machine.boot_description();
-    snap.vm = TRY_CTX(machine.vm().save_state(), "save VM state");
-    auto msrs = TRY(msrs_to_save(machine));
-    for (auto& vcpu : machine.vcpus()) {
-        snapshot::VcpuSnapshot v;
-        v.cpuid = machine.cpuid_tables().at(vcpu.index());
-        v.state = TRY_CTX(vcpu.save_state(msrs), fmt::format("save vcpu {}", vcpu.index()));
-        snap.vcpus.push_back(std::move(v));
-    }
-    snap.serial = machine.serial().save();
-    snap.i8042 = machine.i8042().save();
-    return snap;
 }
 
 } // namespace
@@ -69,8 +42,7 @@ Result<snapshot::MemoryWriteStats> write_snapshot(Machine& machine, const Snapsh
     if (backing && resolved(backing->path) == resolved(req.memory_path))
         return fail(fmt::format("refusing to write {}: this VM maps it", req.memory_path));
 
-    auto snap = TRY(capture(machine));
-    auto state_bytes = snapshot::encode_snapshot(snap);
+    auto state_bytes = TRY(machine.persist().save());
 
     std::string memory_tmp = req.memory_path + ".tmp";
     std::string state_tmp = req.state_path + ".tmp";
