@@ -1,5 +1,7 @@
 #include "daemon.hpp"
 
+#include "vm_process.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,18 +32,13 @@ namespace brood::testing {
 
 namespace fs = std::filesystem;
 
-namespace {
-std::string env_or(const char* name, const char* fallback) {
-    const char* env = std::getenv(name);
-    return env && *env ? env : fallback;
-}
-} // namespace
+using test::env_or;
 // BROOD_TEST_BROODD also lets a sanitizer build of the daemon run these tests.
 std::string broodd_binary() { return env_or("BROOD_TEST_BROODD", BROOD_TEST_BROODD); }
 std::string brood_binary() { return env_or("BROOD_TEST_BROOD", BROOD_TEST_BROOD); }
 std::string vmm_binary() { return env_or("BROOD_VMM", BROOD_TEST_VMM); }
 std::string guest_kernel() { return env_or("BROOD_TEST_GUEST", BROOD_TEST_GUEST); }
-bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+bool have_kvm() { return test::have_kvm(); }
 
 int free_tcp_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

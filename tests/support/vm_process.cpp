@@ -21,14 +21,11 @@
 #include "common/http/client.hpp"
 
 namespace brood::test {
-namespace {
 
 std::string env_or(const char* name, const char* fallback) {
     const char* v = std::getenv(name);
     return v && *v ? v : fallback;
 }
-
-} // namespace
 
 std::string vmm_path() { return env_or("BROOD_VMM", BROOD_VMM_DEFAULT); }
 std::string test_guest_path() { return env_or("BROOD_TEST_GUEST", BROOD_TEST_GUEST_DEFAULT); }

@@ -22,6 +22,8 @@ namespace brood::test {
 std::string vmm_path();
 std::string test_guest_path();
 std::string assets_dir();
+// The environment variable's value, or `fallback` where it is unset or empty.
+std::string env_or(const char* name, const char* fallback);
 bool have_kvm();
 // True where KVM runs guests with hardware assistance (kvm_intel or kvm_amd,
 // as modules or built in): there a stock Linux kernel boots to its shell.
