@@ -30,6 +30,8 @@ mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT/result" "$OUT/l1-serial.log"
 : "${BROOD_LANE_TIMEOUT:=1080}"   # seconds for the whole L1 run
 : "${BROOD_LANE_MEMORY_MIB:=4096}"
+: "${BROOD_LANE_SUITE_TIMEOUT:=300}"
+: "${BROOD_LANE_STALL:=60}"          # seconds without a tick from L1 before the watchdog acts # seconds for one suite inside L1, before it counts as hung
 
 QEMU=$(command -v qemu-system-x86_64 || true)
 if [ -z "$QEMU" ]; then
@@ -75,10 +77,14 @@ if [ "$MODE" = bench ]; then
   cp "$QEMU" "$ROOT/usr/bin/qemu-system-x86_64"
   copy_libs "$QEMU"
   cp -rL /usr/share/qemu "$ROOT/usr/share/qemu"
-  run="/lane/bin/bench_linux --vmm /lane/bin/brood-vmm --assets /lane/assets --qemu /usr/bin/qemu-system-x86_64 ${ARGS[*]}"
+  run="/lane/bin/bench_linux --vmm /lane/bin/brood-vmm --assets /lane/assets --qemu /usr/bin/qemu-system-x86_64 ${ARGS[*]} || status=1"
 else
-  filter=$(IFS=:; echo "${ARGS[*]}")
-  run="/lane/bin/brood_linux_shell_tests --gtest_color=no --gtest_filter='$filter'"
+  # One process per suite (a suite's tests may build on each other), in order.
+  run=""
+  for suite in $(printf '%s\n' "${ARGS[@]}" | cut -d. -f1 | awk '!seen[$0]++'); do
+    filter=$(printf '%s\n' "${ARGS[@]}" | grep "^$suite\." | paste -sd:)
+    run+="run_suite $suite '$filter' || status=1"$'\n'
+  done
 fi
 cat >"$ROOT/init" <<INIT
 #!/bin/busybox sh
@@ -91,11 +97,39 @@ echo "lane: L1 up after \$(cut -d' ' -f1 /proc/uptime)s"
 for m in \$(cat /lane/modules/load-order); do insmod /lane/modules/\$m || echo "lane: insmod \$m failed"; done
 if [ -c /dev/kvm ]; then echo "lane: /dev/kvm ready (\$(dmesg | grep -m1 -o 'Nested Paging enabled' || echo 'no nested paging'))"
 else echo "lane: no /dev/kvm in L1"; dmesg | tail -n 20; fi
+(while :; do sleep 10; echo "lane: tick \$(cut -d' ' -f1 /proc/uptime)"; done) &
 cd /tmp
-BROOD_VMM=/lane/bin/brood-vmm BROOD_TEST_BROODD=/lane/bin/broodd BROOD_TEST_BROOD=/lane/bin/brood \\
-BROOD_TEST_GUEST=/lane/assets/brood-test-guest.elf BROOD_ASSETS=/lane/assets \\
-  $run
-echo "LANE-EXIT rc=\$? uptime=\$(cut -d' ' -f1 /proc/uptime)"
+export BROOD_VMM=/lane/bin/brood-vmm BROOD_TEST_BROODD=/lane/bin/broodd BROOD_TEST_BROOD=/lane/bin/brood
+export BROOD_TEST_GUEST=/lane/assets/brood-test-guest.elf BROOD_ASSETS=/lane/assets
+# What every process in L1 is waiting on, for a suite that hung.
+dump_l1() {
+  echo "lane: --- L1 when \$1 hung: load \$(cat /proc/loadavg) ---"
+  for p in /proc/[0-9]*; do
+    [ -r \$p/cmdline ] || continue
+    c=\$(tr '\\0' ' ' <\$p/cmdline | cut -c1-100); [ -n "\$c" ] || continue
+    for t in \$p/task/*; do
+      echo "lane: \${p#/proc/}/\${t##*/} \$(cut -d' ' -f3 \$t/stat) wchan=\$(cat \$t/wchan 2>/dev/null) \$c"
+    done
+  done
+  dmesg | tail -n 30 | sed 's/^/lane: dmesg: /'
+}
+# Runs one suite under a time limit; a suite that hangs is shown, cleaned up
+# and run once more, and the lane log says so.
+run_suite() {
+  for attempt in 1 2; do
+    timeout -s KILL $BROOD_LANE_SUITE_TIMEOUT /lane/bin/brood_linux_shell_tests --gtest_color=no --gtest_filter="\$2"
+    rc=\$?
+    [ \$rc = 137 ] || return \$rc
+    echo "lane: suite \$1 hung for ${BROOD_LANE_SUITE_TIMEOUT}s (attempt \$attempt)"
+    dump_l1 \$1
+    killall -KILL brood-vmm broodd 2>/dev/null; sleep 1
+    [ \$attempt = 1 ] && echo "lane: RETRY suite \$1 after a hang"
+  done
+  return 1
+}
+status=0
+$run
+echo "LANE-EXIT rc=\$status uptime=\$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
 INIT
 chmod 0755 "$ROOT/init"
@@ -107,13 +141,45 @@ rm -rf "$ROOT"
 
 say "booting L1: QEMU TCG, AMD SVM + NPT, 2 vCPUs, ${BROOD_LANE_MEMORY_MIB} MiB; $MODE ${ARGS[*]} (log: $OUT/l1-serial.log)"
 start=$(date +%s)
+# QEMU's monitor, on two FIFOs, for the stall watchdog below.
+MON=$OUT/monitor
+rm -f "$MON.in" "$MON.out" "$OUT/monitor.log"; mkfifo "$MON.in" "$MON.out"
+cat "$MON.out" >"$OUT/monitor.log" &
+mon_reader=$!
 set +e
 timeout --kill-after=10 "$BROOD_LANE_TIMEOUT" "$QEMU" -nodefaults -no-user-config -display none -no-reboot \
   -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp 2 -m "$BROOD_LANE_MEMORY_MIB" \
   -kernel "$ASSETS/vmlinuz" -initrd "$OUT/l1-initrd.cpio" \
   -append "console=ttyS0 panic=-1 quiet mitigations=off" \
-  -serial "file:$OUT/l1-serial.log" </dev/null >"$OUT/qemu.log" 2>&1
+  -monitor "pipe:$MON" -serial "file:$OUT/l1-serial.log" </dev/null >"$OUT/qemu.log" 2>&1 &
+qemu_pid=$!
+# L1 prints a tick every 10 s. When the ticks stop, L1 is stuck (seen now and
+# then with QEMU's nested SVM: both vCPUs spin and L1's own timers never
+# fire). The watchdog then records the vCPUs' registers and sends L1 an NMI,
+# which makes QEMU leave the L2 guest; L1 carries on, and the log says so.
+watchdog() {
+  local last=-1 quiet=0 ticks kicks=0
+  while kill -0 "$qemu_pid" 2>/dev/null; do
+    sleep 5
+    ticks=$(grep -c '^lane: tick' "$OUT/l1-serial.log" 2>/dev/null)
+    if [ "$ticks" != "$last" ]; then last=$ticks quiet=0; continue; fi
+    [ "$ticks" -gt 0 ] || continue
+    quiet=$((quiet + 5))
+    [ "$quiet" -ge "$BROOD_LANE_STALL" ] || continue
+    kicks=$((kicks + 1))
+    say "L1 printed no tick for ${quiet}s: recording its vCPUs and sending it an NMI (kick $kicks)"
+    { echo "lane-host: L1 stalled (kick $kicks), at $(date +%T)"; } >>"$OUT/monitor.log"
+    printf 'info cpus\ninfo registers -a\nnmi\n' >"$MON.in"
+    quiet=0
+  done
+}
+watchdog &
+watchdog_pid=$!
+wait "$qemu_pid"
 qemu_rc=$?
+kill "$watchdog_pid" 2>/dev/null; wait "$watchdog_pid" 2>/dev/null
+kill "$mon_reader" 2>/dev/null; wait "$mon_reader" 2>/dev/null
+rm -f "$MON.in" "$MON.out"
 set -e
 rm -f "$OUT/l1-initrd.cpio"
 elapsed=$(( $(date +%s) - start ))

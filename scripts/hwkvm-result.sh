@@ -9,10 +9,17 @@ result=$(cat "$OUT/result" 2>/dev/null || echo "the lane did not run")
 case $result in
   skipped:*) echo "$TEST: ${result#skipped: }"; exit 77 ;;
 esac
-clean() { tr -d '\r' <"$log" 2>/dev/null; }
+clean() { tr -d '\r' <"$log" 2>/dev/null | grep -v '^lane: tick'; }
+stalls=$(grep -c 'L1 stalled' "$OUT/monitor.log" 2>/dev/null || true)
+[ "${stalls:-0}" -gt 0 ] &&
+  echo "note: L1 stalled $stalls time(s) in this lane run and was kicked with an NMI (registers in $OUT/monitor.log)"
 re=${TEST//./\\.}
 if clean | grep -qE "^\[       OK \] $re \("; then
   clean | grep -E "^\[       OK \] $re \("
+  if clean | grep -q "^lane: RETRY suite ${TEST%%.*} "; then
+    echo "passed on the retry: the first run of its suite hung; what L1 was doing then:"
+    clean | grep "^lane: " | sed -n "/suite ${TEST%%.*} hung/,/RETRY suite/p"
+  fi
   exit 0
 fi
 echo "$TEST did not pass on the hardware-KVM lane ($result)"

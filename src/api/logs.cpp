@@ -1,5 +1,6 @@
 // GET /instances/{id}/logs[?follow=true][&tail=N]
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <thread>
@@ -14,15 +15,17 @@ namespace {
 
 constexpr size_t kMaxPlainLog = 16 * 1024 * 1024;
 
-// Offset where the last `lines` lines of the file start.
+// Offset where the last `lines` lines of the file start; no further back
+// than kMaxPlainLog from the end, so one huge line costs a bounded scan.
 off_t tail_offset(int fd, size_t lines) {
     off_t size = ::lseek(fd, 0, SEEK_END);
     if (size <= 0) return 0;
     size_t seen = 0;
     off_t pos = size;
+    const off_t floor = size > static_cast<off_t>(kMaxPlainLog) ? size - static_cast<off_t>(kMaxPlainLog) : 0;
     char buf[4096];
-    while (pos > 0) {
-        off_t chunk = std::min<off_t>(pos, static_cast<off_t>(sizeof buf));
+    while (pos > floor) {
+        off_t chunk = std::min<off_t>(pos - floor, static_cast<off_t>(sizeof buf));
         pos -= chunk;
         if (::pread(fd, buf, static_cast<size_t>(chunk), pos) != chunk) return 0;
         for (off_t i = chunk - 1; i >= 0; --i) {
@@ -30,7 +33,15 @@ off_t tail_offset(int fd, size_t lines) {
             if (++seen == lines) return pos + i + 1;
         }
     }
-    return 0;
+    return floor;
+}
+
+// The VMM rotates the serial log at its cap (PATH becomes PATH.1): true when
+// PATH now names another file than `fd`.
+bool rotated(int fd, const std::string& path) {
+    struct stat open_st{}, path_st{};
+    if (::fstat(fd, &open_st) < 0 || ::stat(path.c_str(), &path_st) < 0) return false;
+    return open_st.st_ino != path_st.st_ino || open_st.st_dev != path_st.st_dev;
 }
 
 std::string read_from(int fd, off_t& offset, size_t max) {
@@ -84,6 +95,11 @@ http::Response logs_response(manager::Manager& m, const http::Request& request) 
             if (!data.empty()) {
                 idle_rounds = 0;
                 if (!w.write(data)) return;
+                continue;
+            }
+            if (*shared_fd && rotated(shared_fd->get(), log_path)) { // the old file is read to its end
+                shared_fd->reset(::open(log_path.c_str(), O_RDONLY | O_CLOEXEC));
+                offset = 0;
                 continue;
             }
             // Follow ends once the VMM is gone and its last output was sent.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -46,28 +47,68 @@ Console::~Console() {
         (void)!::write(_wake.get(), &one, sizeof(one));
         _thread.join();
     }
+    if (_writer.joinable()) {
+        {
+            std::lock_guard lock(_out_mutex);
+            _out_stop = true; // the writer drains what is queued first
+        }
+        _out_cv.notify_one();
+        _writer.join();
+    }
     if (_listener) ::unlink(_config.socket_path.c_str());
 }
 
 void Console::write(uint8_t byte) {
-    if (_log) (void)!::write(_log.get(), &byte, 1);
-    if (_config.stdio) (void)!::write(STDOUT_FILENO, &byte, 1);
+    if (!_writer.joinable()) return;
+    bool was_empty;
+    {
+        std::lock_guard lock(_out_mutex);
+        if (_pending.size() >= kMaxPending) {
+            ++_dropped;
+            return;
+        }
+        was_empty = _pending.empty();
+        _pending.push_back(byte);
+    }
+    if (was_empty) _out_cv.notify_one();
+}
+
+void Console::output_loop() {
+    std::vector<uint8_t> batch;
+    for (;;) {
+        uint64_t dropped;
+        {
+            std::unique_lock lock(_out_mutex);
+            _out_cv.wait(lock, [this] { return !_pending.empty() || _out_stop; });
+            if (_pending.empty()) return; // stopping, and everything is written
+            batch.swap(_pending);
+            dropped = std::exchange(_dropped, 0);
+        }
+        emit(batch);
+        if (dropped) {
+            auto note = fmt::format("\n[brood: {} bytes of guest output dropped: the console fell behind]\n", dropped);
+            emit(std::span(reinterpret_cast<const uint8_t*>(note.data()), note.size()));
+        }
+        batch.clear();
+    }
+}
+
+void Console::emit(std::span<const uint8_t> bytes) {
+    if (_log) _log->write(bytes);
+    if (_config.stdio) (void)!::write(STDOUT_FILENO, bytes.data(), bytes.size());
     if (_listener) {
         std::lock_guard lock(_client_mutex);
-        if (_client) (void)::send(_client.get(), &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (_client) (void)::send(_client.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
 }
 
 Result<void> Console::start(InputSink sink) {
     // Files appear only once the VM is built: a refused VM leaves nothing.
-    if (!_config.log_path.empty()) {
-        int fd = ::open(_config.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) return fail_errno(fmt::format("open serial log {}", _config.log_path));
-        _log.reset(fd);
-    }
+    if (!_config.log_path.empty()) _log = TRY(RotatingLog::open(_config.log_path, _config.log_cap));
     if (!_config.socket_path.empty()) _listener = TRY(listen_unix(_config.socket_path));
     _sink = std::move(sink);
     _stdin_open = _config.stdio;
+    if (_log || _listener || _config.stdio) _writer = std::thread([this] { output_loop(); });
     if (!_listener && !_config.stdio) return {};
     _thread = std::thread([this] { input_loop(); });
     return {};

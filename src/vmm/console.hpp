@@ -1,17 +1,23 @@
-// The host side of the serial console: output to a log file, a connected
-// unix-socket client and/or stdout; input from that client or stdin.
+// The host side of the serial console: output to a log file (capped, see
+// RotatingLog), a connected unix-socket client and/or stdout; input from
+// that client or stdin. vCPU threads only queue output bytes; a thread of
+// the console writes them, so a slow disk or client never stalls a vCPU.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
+#include "vmm/rotating_log.hpp"
 
 namespace brood {
 
@@ -19,6 +25,7 @@ struct ConsoleConfig {
     std::string log_path;    // appended to; empty: none
     std::string socket_path; // unix socket for one interactive client; empty: none
     bool stdio = false;      // stdout gets output, stdin gives input
+    uint64_t log_cap = RotatingLog::kDefaultCap;
 };
 
 class Console final {
@@ -30,7 +37,10 @@ public:
     Console(const Console&) = delete;
     Console& operator=(const Console&) = delete;
 
-    // Guest output, called from vCPU threads.
+    // Bytes queued for output beyond which guest output is dropped (and counted).
+    static constexpr size_t kMaxPending = 1 << 20;
+
+    // Guest output, called from vCPU threads: queued, never blocks on I/O.
     void write(uint8_t byte);
     // Opens the log and the socket, and starts the input thread feeding `sink`.
     Result<void> start(InputSink sink);
@@ -38,10 +48,12 @@ public:
 private:
     Console() = default;
     void input_loop();
+    void output_loop();
+    void emit(std::span<const uint8_t> bytes);
     void accept_client();
 
     ConsoleConfig _config;
-    UniqueFd _log;
+    std::optional<RotatingLog> _log;
     UniqueFd _listener;
     UniqueFd _wake; // eventfd: stops the input thread
     std::mutex _client_mutex;
@@ -49,6 +61,13 @@ private:
     InputSink _sink;
     bool _stdin_open = false;
     std::thread _thread;
+
+    std::mutex _out_mutex;
+    std::condition_variable _out_cv;
+    std::vector<uint8_t> _pending;
+    uint64_t _dropped = 0;
+    bool _out_stop = false;
+    std::thread _writer;
 };
 
 } // namespace brood
