@@ -1,6 +1,8 @@
 #include "manager/process_scan.hpp"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iterator>
@@ -31,6 +33,23 @@ bool is_zombie(pid_t pid) {
     return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z' || stat[paren + 2] == 'X';
 }
 
+// A command line is only what a process says of itself: a VMM to adopt must
+// also be ours (same user) and run a program named brood-vmm (a rebuilt
+// binary shows as "brood-vmm (deleted)").
+bool is_our_vmm_binary(pid_t pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    struct stat st{};
+    if (::stat(proc.c_str(), &st) < 0 || st.st_uid != ::geteuid()) return false;
+    char target[4096];
+    ssize_t n = ::readlink((proc + "/exe").c_str(), target, sizeof target - 1);
+    if (n <= 0) return false;
+    std::string exe(target, static_cast<size_t>(n));
+    const std::string deleted = " (deleted)";
+    if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0)
+        exe.resize(exe.size() - deleted.size());
+    return exe.substr(exe.rfind('/') + 1) == "brood-vmm";
+}
+
 // The --control-socket argument of a brood-vmm command line, or "".
 std::string control_socket_of(const std::vector<std::string>& args) {
     if (args.empty()) return "";
@@ -59,6 +78,7 @@ std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir) {
         if (sock.compare(sock.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
         std::string id = sock.substr(prefix.size(), sock.size() - prefix.size() - suffix.size());
         if (id.find('/') != std::string::npos || is_zombie(static_cast<pid_t>(pid))) continue;
+        if (!is_our_vmm_binary(static_cast<pid_t>(pid))) continue;
         found[id] = static_cast<pid_t>(pid);
     }
     ::closedir(proc);
@@ -66,7 +86,8 @@ std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir) {
 }
 
 bool is_vmm_for(pid_t pid, const std::string& control_socket) {
-    return pid > 0 && !is_zombie(pid) && control_socket_of(read_cmdline(pid)) == control_socket;
+    return pid > 0 && !is_zombie(pid) && control_socket_of(read_cmdline(pid)) == control_socket &&
+           is_our_vmm_binary(pid);
 }
 
 } // namespace brood::manager

@@ -9,10 +9,11 @@
 namespace brood::manager {
 
 // brood-vmm processes whose --control-socket is "<guests_dir>/<id>/control.sock",
-// keyed by <id>. Zombies are left out.
+// keyed by <id>. Zombies, other users' processes and programs not named
+// brood-vmm (whatever their command line says) are left out.
 std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir);
 
-// True when `pid` is a live brood-vmm whose --control-socket is `control_socket`.
+// True when `pid` is a live brood-vmm of ours whose --control-socket is `control_socket`.
 bool is_vmm_for(pid_t pid, const std::string& control_socket);
 
 } // namespace brood::manager
