@@ -68,8 +68,13 @@ std::string read_token(const Options& o) {
 }
 
 int run(const Options& o) {
+    // Guest memory, disks, logs and sockets are this user's alone: everything
+    // broodd and its VMMs create is 0700/0600 at most (the API socket's mode
+    // is set explicitly below).
+    ::umask(077);
     std::error_code ec;
     fs::create_directories(o.data_dir, ec);
+    ::chmod(o.data_dir.c_str(), 0700);
     std::string lock_path = o.data_dir + "/.broodd.lock";
     UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     // A VMM being spawned by a daemon that just died may hold the lock for a

@@ -1,6 +1,7 @@
 // A running daemon and its VMMs: no descriptor survives an exec, no daemon
 // secret reaches a VMM, and bytes that are not UTF-8 get an answer.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "common/unique_fd.hpp"
 #include "fixture.hpp"
@@ -140,4 +143,25 @@ TEST_F(Broodd, InvalidUtf8InPathsIsAnsweredByDaemonAndVmm) {
     EXPECT_EQ(state_of("utf"), "Running");
     auto pong = daemon.call("POST", "/instances/utf/console", {{"input", "ping"}, {"until", "pong"}});
     EXPECT_EQ(pong.status, 200) << pong.text;
+}
+
+// Guest memory, logs and sockets are the daemon user's alone.
+TEST_F(Broodd, NothingInTheDataDirIsOpenToOtherUsers) {
+    running("private");
+    ASSERT_EQ(daemon.call("POST", "/instances/private/standby").status, 200);
+    namespace fs = std::filesystem;
+    std::vector<std::string> open_to_others;
+    auto check = [&](const fs::path& p) {
+        struct stat st{};
+        if (::lstat(p.c_str(), &st) == 0 && (st.st_mode & 077) != 0 && !S_ISLNK(st.st_mode))
+            open_to_others.push_back(fmt::format("{:o} {}", st.st_mode & 07777, p.string()));
+    };
+    check(daemon.data_dir());
+    size_t seen = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(daemon.data_dir())) {
+        check(entry.path());
+        ++seen;
+    }
+    EXPECT_GT(seen, 5u); // the instance's record, logs and snapshot were walked
+    EXPECT_TRUE(open_to_others.empty()) << join(open_to_others);
 }
