@@ -104,6 +104,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
             .dump());
     auto machine = builder->build();
     if (!machine) return internal(machine.error());
+    if (auto ok = (*machine)->new_vm_generation(false); !ok) return internal(ok.error());
     return std::move(*machine);
 }
 

@@ -3,9 +3,15 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
+
+#include <array>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "vmm/arch/x86_64/acpi.hpp"
+#include "vmm/arch/x86_64/layout.hpp"
 
 namespace brood {
 namespace {
@@ -64,8 +70,21 @@ void Machine::add_devices() {
     _serial = &add_device<SerialCodec>(
         std::make_unique<Serial>(irq(Serial::kCom1Irq), [this](uint8_t b) { _console->write(b); }));
     _i8042 = &add_device<I8042Codec>(std::make_unique<I8042>(irq(I8042::kKeyboardIrq), requests));
-    add_device<AcpiPmCodec>(std::make_unique<AcpiPm>(requests));
+    _acpi_pm = &add_device<AcpiPmCodec>(std::make_unique<AcpiPm>(requests, irq(AcpiPm::kSciIrq)));
     add_stateless_device(std::make_unique<QuietPorts>());
+}
+
+Result<void> Machine::new_vm_generation(bool announce) {
+    std::array<uint8_t, x86::kVmGenerationIdSize> id{};
+    for (size_t got = 0; got < id.size();) {
+        ssize_t n = ::getrandom(id.data() + got, id.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail_errno("getrandom for the VM generation ID");
+        got += static_cast<size_t>(n);
+    }
+    TRY_CTX(_memory.write(x86::kVmGenerationIdAddr, id), "write the VM generation ID");
+    if (announce) _acpi_pm->raise_gpe(x86::acpi::kGpeVmGeneration);
+    return {};
 }
 
 void Machine::on_guest_request(devices::GuestRequest request) {

@@ -47,6 +47,11 @@ public:
     uint32_t vcpu_count() const { return _config.vcpus; }
     const MachineConfig& config() const { return _config; }
 
+    // Writes a fresh random VM generation ID where the DSDT's VGEN device
+    // points; with `announce`, raises the GPE that makes the guest re-read it.
+    // Boot writes the first; every restore (and so every fork) a new one.
+    Result<void> new_vm_generation(bool announce);
+
     // Every component's saved state, in restore order (see snapshot/persist.hpp).
     snapshot::Registry& persist() { return _persist; }
 
@@ -88,6 +93,7 @@ private:
     std::vector<std::unique_ptr<devices::PioDevice>> _devices;
     devices::Serial* _serial = nullptr;
     devices::I8042* _i8042 = nullptr;
+    devices::AcpiPm* _acpi_pm = nullptr;
 
     std::vector<std::thread> _threads;
     std::mutex _mutex;

@@ -79,6 +79,12 @@ TEST_F(LinuxThroughBroodd, StandbyAndRestoreKeepTheSameShell) {
     console("linux", "MARK=shell-$((1000+234))", "#");
     const double before = uptime("linux");
     ASSERT_GT(before, 0);
+    // The DSDT's VM generation device, and its GPE, which each restore raises.
+    EXPECT_EQ(value("linux", "vgen", "ls /sys/bus/acpi/devices | grep -c BROD0001"), "1");
+    EXPECT_EQ(value("linux", "acpierr", "dmesg | grep -c 'ACPI Error'"), "0") << value("linux", "dm", "dmesg | grep ACPI");
+    const std::string gpe = "awk '{print $1}' /sys/firmware/acpi/interrupts/gpe00";
+    const std::string gpe_before = value("linux", "gpe", gpe);
+    ASSERT_FALSE(gpe_before.empty());
     auto standby = daemon->call("POST", "/instances/linux/standby");
     ASSERT_EQ(standby.status, 200) << standby.text;
     EXPECT_EQ(standby.body["state"], "Standby");
@@ -86,6 +92,8 @@ TEST_F(LinuxThroughBroodd, StandbyAndRestoreKeepTheSameShell) {
     ASSERT_EQ(back.status, 200) << back.text;
     EXPECT_EQ(back.body["state"], "Running");
     EXPECT_EQ(value("linux", "mark", "echo $MARK"), "shell-1234") << "the restored guest is not the same shell";
+    EXPECT_GT(std::stoul("0" + value("linux", "gpe", gpe)), std::stoul("0" + gpe_before))
+        << "the restore raised no VM generation GPE";
     const double after = uptime("linux");
     EXPECT_GE(after, before) << "/proc/uptime went back: the guest booted again";
     EXPECT_LT(after, before + 120) << "/proc/uptime jumped";

@@ -3,12 +3,14 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "kvm_fixture.hpp"
 #include "snapshot_helpers.hpp"
+#include "vmm/arch/x86_64/layout.hpp"
 
 namespace brood::test {
 namespace {
@@ -171,6 +173,44 @@ TEST_F(SnapshotTest, SnapshotOfRunningVmIsRefused) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 409);
     EXPECT_FALSE(std::filesystem::exists(path("state")));
+}
+
+} // namespace
+} // namespace brood::test
+
+namespace brood::test {
+namespace {
+
+// The 16 bytes of the VM generation ID in a snapshot's memory file (low RAM
+// sits at its guest-physical address in the file).
+std::string generation_id_in(const std::string& memory) {
+    std::ifstream in(memory, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(x86::kVmGenerationIdAddr));
+    std::string id(x86::kVmGenerationIdSize, '\0');
+    in.read(id.data(), static_cast<std::streamsize>(id.size()));
+    return in ? id : std::string();
+}
+
+// Every clone of a snapshot gets a VM generation ID of its own, and the
+// template's memory file keeps its own.
+TEST_F(SnapshotTest, EveryRestoreGetsItsOwnVmGenerationId) {
+    auto vm = boot_guest(128, 1, subdir("source"));
+    ASSERT_TRUE(take_snapshot(vm, path("state"), path("memory")));
+    vm.kill_now();
+    const std::string booted = generation_id_in(path("memory"));
+    ASSERT_EQ(booted.size(), x86::kVmGenerationIdSize);
+    EXPECT_NE(booted, std::string(x86::kVmGenerationIdSize, '\0')) << "boot wrote no generation ID";
+    std::set<std::string> ids{booted};
+    for (int i = 0; i < 2; ++i) {
+        const std::string n = std::to_string(i);
+        auto r = restore(path("state"), path("memory"), "file", subdir("clone" + n));
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(ask(*r, "ping", "pong"), "pong");
+        ASSERT_TRUE(take_snapshot(*r, path("state" + n), path("memory" + n)));
+        ids.insert(generation_id_in(path("memory" + n)));
+    }
+    EXPECT_EQ(ids.size(), 3u) << "two machines share a VM generation ID";
+    EXPECT_EQ(generation_id_in(path("memory")), booted) << "a clone wrote into the template's memory file";
 }
 
 } // namespace

@@ -158,19 +158,41 @@ TEST(Acpi, FadtIsALegacyPcWithThePmBlockAndPointsAtTheDsdt) {
     EXPECT_EQ(f.pm1_cnt_len, 2);
     EXPECT_EQ(f.pm_tmr_blk, 0x608u);
     EXPECT_EQ(f.pm_tmr_len, 4);
-    EXPECT_EQ(f.gpe0_blk, 0u);
+    EXPECT_EQ(f.gpe0_blk, 0x620u);
+    EXPECT_EQ(f.gpe0_blk_len, 2);
     EXPECT_TRUE(f.iapc_boot_arch & acpi::kBootArch8042);
     EXPECT_TRUE(f.iapc_boot_arch & acpi::kBootArchLegacyDevices);
 }
 
-// Name (_S5_, Package (0x04) {0x05, 0x05, Zero, Zero}), byte for byte.
-TEST(Acpi, DsdtDeclaresTheS5SleepState) {
+// The DSDT's AML, byte for byte (see acpi.hpp for its ASL):
+TEST(Acpi, DsdtDeclaresS5AndTheVmGenerationDevice) {
     auto mem = GuestMemory::anonymous(16 * kMiB).value();
     auto t = parse(mem, write_acpi_tables(mem, 1).value());
-    const std::vector<uint8_t> want = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
+    const uint8_t addr0 = kVmGenerationIdAddr & 0xff, addr1 = (kVmGenerationIdAddr >> 8) & 0xff,
+                  addr2 = (kVmGenerationIdAddr >> 16) & 0xff;
+    std::vector<uint8_t> want = {
+        // Name (_S5_, Package (0x04) {0x05, 0x05, Zero, Zero})
+        0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0,
+        // Scope (\_SB_) { Device (VGEN) {
+        0x10, 63, 0x5c, '_', 'S', 'B', '_', 0x5b, 0x82, 55, 'V', 'G', 'E', 'N',
+        //   Name (_HID, "BROD0001")
+        0x08, '_', 'H', 'I', 'D', 0x0d, 'B', 'R', 'O', 'D', '0', '0', '0', '1', 0,
+        //   Name (_CID, "VM_GEN_COUNTER")
+        0x08, '_', 'C', 'I', 'D', 0x0d, 'V', 'M', '_', 'G', 'E', 'N', '_', 'C', 'O', 'U', 'N', 'T', 'E', 'R', 0,
+        //   Name (ADDR, Package (0x02) {kVmGenerationIdAddr, Zero}) } }
+        0x08, 'A', 'D', 'D', 'R', 0x12, 0x08, 0x02, 0x0c, addr0, addr1, addr2, 0, 0,
+        // Scope (\_GPE) { Method (_E00, 0) { Notify (\_SB_.VGEN, 0x80) } }
+        0x10, 26, 0x5c, '_', 'G', 'P', 'E', 0x14, 19, '_', 'E', '0', '0', 0x00,
+        0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N', 0x0a, 0x80};
     EXPECT_EQ(t.dsdt_aml, want);
-    // PkgLength counts itself and everything after it in the package.
-    EXPECT_EQ(t.dsdt_aml[6], t.dsdt_aml.size() - 6);
+    EXPECT_EQ(dsdt_aml(), want);
+}
+
+// The generation ID sits in reserved memory, clear of the tables.
+TEST(Acpi, TheVmGenerationIdIsInTheReservedAcpiAreaAfterTheTables) {
+    EXPECT_EQ(kVmGenerationIdAddr % 8, 0u);
+    EXPECT_GE(kVmGenerationIdAddr, kAcpiRsdpAddr + acpi_tables_size(kMpMaxVcpus));
+    EXPECT_LE(kVmGenerationIdAddr + kVmGenerationIdSize, kAcpiAreaEnd);
 }
 
 void expect_madt(uint32_t vcpus) {

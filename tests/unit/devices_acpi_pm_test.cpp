@@ -12,8 +12,11 @@ namespace {
 
 class AcpiPmTest : public ::testing::Test {
 protected:
-    AcpiPm pm{[this](GuestRequest r) { requests.push_back(r); }};
+    AcpiPm pm{[this](GuestRequest r) { requests.push_back(r); }, [this](bool level) { sci.push_back(level); }};
     std::vector<GuestRequest> requests;
+    std::vector<bool> sci; // every change of the SCI line's level
+    static constexpr uint16_t kGpeStatus = AcpiPm::kGpeBase - AcpiPm::kBase;
+    static constexpr uint16_t kGpeEnable = kGpeStatus + 1;
 
     uint32_t read(uint16_t offset, size_t width) {
         std::array<uint8_t, 4> bytes{};
@@ -72,6 +75,57 @@ TEST_F(AcpiPmTest, TimerCountsAt3_58MHzIn24Bits) {
     const uint32_t ticks = (b - a) & 0xffffffu;
     EXPECT_GE(ticks, 20u * AcpiPm::kTimerHz / 1000u); // at least 20 ms worth
     EXPECT_LT(ticks, 2000u * AcpiPm::kTimerHz / 1000u);
+}
+
+} // namespace
+} // namespace brood::devices
+
+namespace brood::devices {
+namespace {
+
+// GPE 0 announces a new VM generation ID: the SCI is high while it is both
+// pending and enabled, and the guest clears it by writing 1.
+TEST_F(AcpiPmTest, APendingEnabledGpeRaisesTheSciUntilTheGuestClearsIt) {
+    pm.raise_gpe(0);
+    EXPECT_EQ(read(kGpeStatus, 1), 1u);
+    EXPECT_TRUE(sci.empty()) << "not enabled yet: no SCI";
+    write(kGpeEnable, 1, 1);
+    EXPECT_EQ(read(kGpeEnable, 1), 1u);
+    ASSERT_EQ(sci, std::vector<bool>{true});
+    write(kGpeStatus, 0x02, 1); // another bit: GPE 0 stays pending
+    EXPECT_EQ(sci, std::vector<bool>{true});
+    write(kGpeStatus, 0x01, 1);
+    EXPECT_EQ(read(kGpeStatus, 1), 0u);
+    EXPECT_EQ(sci, (std::vector<bool>{true, false}));
+    // A two-byte access covers status and enable.
+    pm.raise_gpe(0);
+    EXPECT_EQ(read(kGpeStatus, 2), 0x0101u);
+}
+
+TEST_F(AcpiPmTest, GpeRegistersAreSavedAndTheSciFollowsARestore) {
+    write(kGpeEnable, 1, 1);
+    pm.raise_gpe(0);
+    auto state = pm.save();
+    EXPECT_EQ(state.gpe_status, 1);
+    EXPECT_EQ(state.gpe_enable, 1);
+    snapshot::ByteWriter w;
+    AcpiPmCodec::encode(state, w);
+    snapshot::ByteReader r(w.bytes(), "acpi-pm");
+    auto back = AcpiPmCodec::decode(r, AcpiPmCodec::kind.version);
+    ASSERT_TRUE(back);
+    AcpiPm other{[](GuestRequest) {}, [this](bool level) { sci.push_back(level); }};
+    sci.clear();
+    other.restore(*back);
+    EXPECT_EQ(sci, std::vector<bool>{true});
+    // A version-1 section (no GPE block) restores with nothing pending.
+    snapshot::ByteWriter v1;
+    v1.u32(0);
+    v1.u32(AcpiPm::kSciEnable);
+    snapshot::ByteReader r1(v1.bytes(), "acpi-pm");
+    auto old = AcpiPmCodec::decode(r1, 1);
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->gpe_status, 0);
+    EXPECT_EQ(r1.remaining(), 0u);
 }
 
 } // namespace

@@ -38,7 +38,7 @@ struct Components {
     std::vector<VcpuHolder> vcpus;
     devices::Serial serial{[](bool) {}, [](uint8_t) {}};
     devices::I8042 i8042{[](bool) {}, [](devices::GuestRequest) {}};
-    devices::AcpiPm pm{[](devices::GuestRequest) {}};
+    devices::AcpiPm pm{[](devices::GuestRequest) {}, [](bool) {}};
     Registry registry;
 
     explicit Components(uint32_t n) : vcpus(n) {

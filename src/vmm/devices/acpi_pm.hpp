@@ -1,7 +1,10 @@
 // The ACPI power-management block a PC's FADT points at (PM1a event and
-// control registers and the PM timer), at QEMU's PIIX4 addresses 0x600-0x60b.
-// Linux reads and writes it once ACPI is not hardware-reduced; a write of
-// SLP_EN to PM1a control (what ACPI S5 and the test guest do) powers off.
+// control registers and the PM timer), at QEMU's PIIX4 addresses 0x600-0x60b,
+// and the GPE0 block at 0x620 (one status byte, one enable byte). Linux reads
+// and writes it once ACPI is not hardware-reduced; a write of SLP_EN to PM1a
+// control (what ACPI S5 and the test guest do) powers off. The SCI (IRQ 9,
+// level) is asserted while a general-purpose event is both pending and
+// enabled; the VMM raises GPE 0 when the VM generation ID changes.
 #pragma once
 
 #include <array>
@@ -18,13 +21,15 @@ namespace brood::devices {
 struct AcpiPmState {
     uint16_t enable = 0;
     uint16_t control = 0x0001; // SCI_EN
+    uint8_t gpe_status = 0;
+    uint8_t gpe_enable = 0;
 };
 
 // The ACPI PM section of a snapshot; state files written before it existed
 // lack it, and restore keeps the power-on values.
 struct AcpiPmCodec {
     using State = AcpiPmState;
-    static constexpr snapshot::SectionKind kind{6, 1, "acpi-pm", false};
+    static constexpr snapshot::SectionKind kind{6, 2, "acpi-pm", false}; // 2: the GPE0 block
     static void encode(const State& s, snapshot::ByteWriter& w);
     static Result<State> decode(snapshot::ByteReader& r, uint32_t version);
 };
@@ -33,7 +38,9 @@ class AcpiPm final : public PioDevice {
 public:
     static constexpr uint16_t kBase = 0x600;
     static constexpr uint16_t kLength = 12;
-    static constexpr std::array<PortRange, 1> kPorts{{{kBase, kLength}}};
+    static constexpr uint16_t kGpeBase = 0x620;
+    static constexpr uint16_t kGpeLength = 2; // status (W1C), enable
+    static constexpr std::array<PortRange, 2> kPorts{{{kBase, kLength}, {kGpeBase, kGpeLength}}};
     static constexpr uint16_t kEventOffset = 0;   // PM1a_EVT_BLK: status (W1C), enable
     static constexpr uint16_t kEventLength = 4;
     static constexpr uint16_t kControlOffset = 4; // PM1a_CNT_BLK
@@ -45,7 +52,10 @@ public:
     static constexpr uint16_t kSleepEnable = 0x2000;
     static constexpr uint32_t kSciIrq = 9;
 
-    explicit AcpiPm(GuestRequestSink requests) : _requests(std::move(requests)) {}
+    AcpiPm(GuestRequestSink requests, IrqLine sci) : _requests(std::move(requests)), _sci(std::move(sci)) {}
+
+    // Marks general-purpose event `bit` pending (the SCI follows if enabled).
+    void raise_gpe(unsigned bit);
 
     void pio_read(uint16_t offset, std::span<uint8_t> data) override;
     void pio_write(uint16_t offset, std::span<const uint8_t> data) override;
@@ -55,9 +65,15 @@ public:
 
 private:
     uint8_t read_byte(uint16_t offset, uint32_t timer) const;
+    void gpe_io(uint16_t offset, std::span<uint8_t> read, std::span<const uint8_t> write);
+    // With _mutex held: the SCI's level after a GPE register changed.
+    void update_sci();
 
     GuestRequestSink _requests;
+    IrqLine _sci;
     mutable std::mutex _mutex;
+    uint8_t _gpe_status = 0, _gpe_enable = 0;
+    bool _sci_level = false;
     uint16_t _enable = 0;
     uint16_t _control = kSciEnable; // ACPI mode from the start: there is no SMI_CMD
 };

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "vmm/arch/x86_64/aml.hpp"
 #include "vmm/arch/x86_64/layout.hpp"
 #include "vmm/arch/x86_64/mptable.hpp"
 
@@ -42,16 +43,29 @@ struct Placement {
 
 constexpr size_t kXsdtEntries = 2; // FADT, MADT
 
-// NameOp "_S5_" PackageOp PkgLength(8) NumElements(4) BytePrefix 5, BytePrefix 5, ZeroOp, ZeroOp.
-constexpr uint8_t kDsdtAml[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-                                0x0a, acpi::kSleepTypeS5, 0x0a, acpi::kSleepTypeS5, 0x00, 0x00};
+std::vector<uint8_t> build_dsdt_aml() {
+    using namespace aml;
+    return concat({
+        name("_S5_", package({byte_const(acpi::kSleepTypeS5), byte_const(acpi::kSleepTypeS5), {kZeroOp}, {kZeroOp}})),
+        scope(root_path({"_SB_"}),
+              {device("VGEN", {name("_HID", string("BROD0001")), name("_CID", string("VM_GEN_COUNTER")),
+                               name("ADDR", package({dword_const(static_cast<uint32_t>(kVmGenerationIdAddr)),
+                                                     {kZeroOp}}))})}),
+        scope(root_path({"_GPE"}), {method("_E00", 0, {notify(root_path({"_SB_", "VGEN"}), 0x80)})}),
+    });
+}
+
+const std::vector<uint8_t>& dsdt() {
+    static const std::vector<uint8_t> aml = build_dsdt_aml();
+    return aml;
+}
 
 Placement place(uint32_t vcpu_count) {
     Placement p{};
     p.xsdt = align_up(sizeof(acpi::Rsdp));
     p.fadt = align_up(p.xsdt + sizeof(acpi::SdtHeader) + kXsdtEntries * sizeof(uint64_t));
     p.dsdt = align_up(p.fadt + sizeof(acpi::Fadt));
-    p.madt = align_up(p.dsdt + sizeof(acpi::SdtHeader) + sizeof(kDsdtAml));
+    p.madt = align_up(p.dsdt + sizeof(acpi::SdtHeader) + dsdt().size());
     p.madt_len = sizeof(acpi::MadtHeader) + vcpu_count * sizeof(acpi::MadtLocalApic) +
                  sizeof(acpi::MadtIoapic) + sizeof(acpi::MadtInterruptOverride);
     p.end = p.madt + p.madt_len;
@@ -83,7 +97,7 @@ private:
 
 size_t acpi_tables_size(uint32_t vcpu_count) { return place(vcpu_count).end; }
 
-std::span<const uint8_t> dsdt_aml() { return kDsdtAml; }
+std::vector<uint8_t> dsdt_aml() { return dsdt(); }
 
 Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
     if (vcpu_count == 0) return fail("ACPI tables need at least one vCPU");
@@ -91,16 +105,16 @@ Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
         return fail(fmt::format("{} vCPUs do not fit in the ACPI MADT (at most {})", vcpu_count,
                                 kMpMaxVcpus));
     const Placement p = place(vcpu_count);
-    if (kAcpiRsdpAddr + p.end > kAcpiAreaEnd)
+    if (kAcpiRsdpAddr + p.end > kVmGenerationIdAddr)
         return fail(fmt::format("the ACPI tables for {} vCPUs ({} bytes) do not fit below {:#x}",
-                                vcpu_count, p.end, kAcpiAreaEnd));
+                                vcpu_count, p.end, kVmGenerationIdAddr));
     const uint64_t base = kAcpiRsdpAddr;
     Area area(p.end);
 
-    // DSDT: only the S5 sleep state; every other device is a fixed PC device.
-    const size_t dsdt_len = sizeof(acpi::SdtHeader) + sizeof(kDsdtAml);
+    // DSDT: the S5 sleep state and the VM generation ID; every other device is a fixed PC device.
+    const size_t dsdt_len = sizeof(acpi::SdtHeader) + dsdt().size();
     area.put(p.dsdt, header("DSDT", static_cast<uint32_t>(dsdt_len), acpi::kDsdtRevision));
-    area.put_bytes(p.dsdt + sizeof(acpi::SdtHeader), kDsdtAml);
+    area.put_bytes(p.dsdt + sizeof(acpi::SdtHeader), dsdt());
     area.seal(p.dsdt, dsdt_len);
 
     // FADT: a PC with legacy devices, not hardware-reduced ACPI. Linux then
@@ -118,6 +132,8 @@ Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
     fadt.pm1_evt_len = acpi::kPm1EventLength;
     fadt.pm1_cnt_len = acpi::kPm1ControlLength;
     fadt.pm_tmr_len = acpi::kPmTimerLength;
+    fadt.gpe0_blk = acpi::kGpe0Block;
+    fadt.gpe0_blk_len = acpi::kGpe0Length;
     fadt.flags = acpi::kFadtWbinvd | acpi::kFadtProcC1 | acpi::kFadtPowerButtonAbsent |
                  acpi::kFadtSleepButtonAbsent;
     fadt.iapc_boot_arch = static_cast<uint16_t>(acpi::kBootArchLegacyDevices | acpi::kBootArch8042 |

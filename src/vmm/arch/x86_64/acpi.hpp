@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "common/result.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -52,6 +53,11 @@ inline constexpr uint16_t kSciIrq = 9;
 inline constexpr uint32_t kPm1aEventBlock = 0x600, kPm1aControlBlock = 0x604, kPmTimerBlock = 0x608;
 inline constexpr uint8_t kPm1EventLength = 4, kPm1ControlLength = 2, kPmTimerLength = 4;
 inline constexpr uint8_t kSleepTypeS5 = 5; // SLP_TYP that the DSDT's \_S5 names
+// General-purpose events: one status byte (write 1 to clear) and one enable
+// byte. GPE 0 announces a new VM generation ID.
+inline constexpr uint32_t kGpe0Block = 0x620;
+inline constexpr uint8_t kGpe0Length = 2;
+inline constexpr uint8_t kGpeVmGeneration = 0;
 
 struct __attribute__((packed)) Rsdp {
     char signature[8];  // "RSD PTR "
@@ -151,9 +157,14 @@ static_assert(sizeof(MadtHeader) == 44 && sizeof(MadtLocalApic) == 8 && sizeof(M
 // Bytes all tables take for vcpu_count vCPUs, alignment padding included.
 size_t acpi_tables_size(uint32_t vcpu_count);
 
-// The DSDT's AML: Name (_S5, Package () {5, 5, 0, 0}), so that the guest can
-// power off through PM1a control.
-std::span<const uint8_t> dsdt_aml();
+// The DSDT's AML:
+//   Name (_S5, Package () {5, 5, 0, 0})   the guest powers off through PM1a control
+//   Scope (\_SB) { Device (VGEN) {        VM generation ID, for guests with a driver
+//       Name (_HID, "BROD0001"), Name (_CID, "VM_GEN_COUNTER"),
+//       Name (ADDR, Package () {kVmGenerationIdAddr, 0}) } }
+//   Scope (\_GPE) { Method (_E00) { Notify (\_SB.VGEN, 0x80) } }
+// GPE 0 is raised when the generation ID changes (see devices/acpi_pm.hpp).
+std::vector<uint8_t> dsdt_aml();
 
 // Writes the RSDP at kAcpiRsdpAddr and the other tables after it, inside
 // [kAcpiAreaStart, kAcpiAreaEnd). The MADT matches the MP table: APIC ids

@@ -60,6 +60,11 @@ inline constexpr uint64_t kBiosAreaStart = 0xE0000;
 inline constexpr uint64_t kAcpiAreaStart = 0xE0000;
 inline constexpr uint64_t kAcpiRsdpAddr = 0xE0000;
 inline constexpr uint64_t kAcpiAreaEnd = 0xF0000;
+// The VM generation ID (16 bytes) that the DSDT's VGEN device points at: the
+// last bytes of the ACPI area, reserved like it. A new one is written on
+// every restore, so a guest with a vmgenid driver knows it was cloned.
+inline constexpr uint64_t kVmGenerationIdAddr = kAcpiAreaEnd - 16;
+inline constexpr uint64_t kVmGenerationIdSize = 16;
 // The Intel MP table: the floating pointer at exactly 0xF0000 (Linux scans
 // 0xF0000..0xFFFFF for "_MP_"), the config table right after it.
 inline constexpr uint64_t kMpTableAddr = 0xF0000;
