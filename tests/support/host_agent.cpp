@@ -109,8 +109,7 @@ VsockBridge::~VsockBridge() {
 void VsockBridge::serve(const std::string& vsock_socket) {
     UniqueFd fd = listen_at(vsock_socket);
     std::lock_guard lock(_mutex);
-    _served.insert(vsock_socket);
-    _listeners.push_back(std::move(fd));
+    _listeners[vsock_socket] = std::move(fd);
 }
 
 void VsockBridge::watch(const std::string& guests_dir) {
@@ -119,7 +118,7 @@ void VsockBridge::watch(const std::string& guests_dir) {
     std::error_code ec;
     // What exists now is not a new instance.
     for (const auto& entry : std::filesystem::directory_iterator(guests_dir, ec))
-        _served.insert(entry.path().string() + "/vsock.sock");
+        _ignored.insert(entry.path().string());
 }
 
 void VsockBridge::loop() {
@@ -132,16 +131,17 @@ void VsockBridge::loop() {
                 for (const auto& entry : std::filesystem::directory_iterator(_watched, ec)) {
                     std::string name = entry.path().filename().string();
                     std::string sock = entry.path().string() + "/vsock.sock";
-                    if (name.empty() || name[0] == '.' || _served.count(sock)) continue;
+                    if (name.empty() || name[0] == '.' || _ignored.count(entry.path().string())) continue;
                     if (!std::filesystem::is_directory(entry.path(), ec)) continue;
-                    _served.insert(sock);
+                    if (_listeners.count(sock) && ::access(sock.c_str(), F_OK) == 0) continue;
                     try {
-                        _listeners.push_back(listen_at(sock));
+                        _listeners[sock] = listen_at(sock);
                     } catch (const std::exception&) { // the directory went away
+                        _listeners.erase(sock);
                     }
                 }
             }
-            for (auto& l : _listeners) fds.push_back({l.get(), POLLIN, 0});
+            for (auto& [path, l] : _listeners) fds.push_back({l.get(), POLLIN, 0});
         }
         ::poll(fds.data(), fds.size(), 10);
         for (const auto& p : fds) {

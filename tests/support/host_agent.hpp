@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -52,7 +53,8 @@ public:
     // Listens on `vsock_socket` (replacing any file there).
     void serve(const std::string& vsock_socket);
     // Also serves DIR/<id>/vsock.sock for every instance directory that
-    // appears in `guests_dir` from now on (forks).
+    // appears in `guests_dir` from now on (forks), and listens again where
+    // broodd removed the socket file (as it does before a VMM starts).
     void watch(const std::string& guests_dir);
     // Answers the handshake and then forwards nothing: an agent that hangs.
     void stall(bool on) { _stall = on; }
@@ -64,8 +66,8 @@ private:
 
     std::string _agent_socket;
     std::mutex _mutex;
-    std::vector<UniqueFd> _listeners;
-    std::set<std::string> _served;
+    std::map<std::string, UniqueFd> _listeners; // by socket path
+    std::set<std::string> _ignored;             // instance directories that were there before watch()
     std::string _watched;
     std::atomic<bool> _stop{false};
     std::atomic<bool> _stall{false};
