@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 # `make fuzz` runs each fuzz target this long.
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps assets build demo test sanitize fuzz bench clean
+.PHONY: all deps assets build images demo test sanitize fuzz bench clean
 
 all: build
 
@@ -19,13 +19,18 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROOD_ASSETS_DIR=$(abspath $(ASSETS)) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build assets
+# The Linux guest's images with brood-agent (an initrd and an ext4 root
+# disk, in $(BUILD)/guest-images), made from the assets and the build.
+images: build assets
+	@cmake --build $(BUILD) --target guest-images
+
+demo: build assets images
 	@bash scripts/demo.sh $(BUILD) $(ASSETS)
 
 # The whole suite (with the hardware-KVM lane and the fuzz corpora replayed).
 # The sanitizer builds and the fuzzers are `make sanitize` and `make fuzz`
 # (docs/testing.md).
-test: build assets
+test: build assets images
 	@cd $(BUILD) && BROOD_ASSETS=$(abspath $(ASSETS)) ctest --output-on-failure -j 2 --timeout 900
 
 sanitize: build assets
@@ -34,7 +39,7 @@ sanitize: build assets
 fuzz: deps
 	@JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: build assets
+bench: build assets images
 	@bash scripts/bench.sh $(BUILD) $(ASSETS)
 
 clean:

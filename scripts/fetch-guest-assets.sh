@@ -6,15 +6,21 @@
 #
 #   DIR/vmlinuz         Debian 12 cloud kernel, bzImage (Linux x86 boot protocol)
 #   DIR/vmlinux         the uncompressed ELF kernel carried inside that bzImage
-#   DIR/initrd.cpio.gz  busybox initramfs (/init prints one "ready" line, then a shell)
+#   DIR/initrd.cpio.gz  busybox initramfs: /init loads the guest's virtio modules,
+#                       switches to root=/dev/vdX when asked, starts
+#                       /bin/brood-agent if present, prints one "ready" line, then a shell
+#   DIR/busybox         the static busybox in it (the root disk image is built from it)
 #   DIR/modules/        kernel modules from the same package that the hardware-KVM
 #                       test lane loads into its L1 kernel (kvm, kvm-amd, irqbypass)
+#   DIR/guest-modules/  the guest's virtio modules (virtio-mmio, -blk, -net, vsock,
+#                       -rng) with their dependencies, and load-order
 #   DIR/VERSION         key=value lines: kernel release, package versions,
 #                       compression, pvh=yes|no, pvh_entry, file sizes
 #
 # DIR defaults to assets/ at the repository root. Runs on Debian 12 with only
 # bash, coreutils, dpkg/apt, cpio, gzip and the decompressor the kernel needs
-# (lz4 for the current cloud kernel; xz, zstd, gzip, bzip2 are also handled).
+# (lz4 for the current cloud kernel; xz, zstd, gzip, bzip2 are also handled),
+# and objcopy (binutils) to read module dependencies.
 #
 # Cached: when every output exists, is non-empty and has the size recorded in
 # VERSION, the script prints where the files are and exits. Delete DIR (or
@@ -31,9 +37,13 @@ repo_root=$(cd "$script_dir/.." && pwd)
 DIR=${1:-$repo_root/assets}
 [ $# -le 1 ] || die "usage: $0 [DIR]"
 
-OUTPUTS=(vmlinuz vmlinux initrd.cpio.gz VERSION)
+OUTPUTS=(vmlinuz vmlinux initrd.cpio.gz busybox guest-modules/load-order VERSION)
 # Modules kept from the kernel package, in load order (paths below kernel/).
 MODULES=(virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko)
+# Modules the guest's /init loads (by module name), with whatever they
+# depend on; those built into the kernel are skipped.
+GUEST_MODULES=(virtio_mmio virtio_blk virtio_net vsock vmw_vsock_virtio_transport_common
+               vmw_vsock_virtio_transport virtio_rng)
 
 # ---------------------------------------------------------------------------
 # Cache check: all outputs present, non-empty, and sized as VERSION says.
@@ -50,7 +60,7 @@ assets_complete() {
   local f want have
   for f in "${OUTPUTS[@]}"; do [ -s "$DIR/$f" ] || return 1; done
   for f in "${MODULES[@]}"; do [ -s "$DIR/modules/${f##*/}" ] || return 1; done
-  for f in vmlinuz vmlinux initrd.cpio.gz; do
+  for f in vmlinuz vmlinux initrd.cpio.gz busybox; do
     want=$(version_value "${f//./_}_size" "$DIR/VERSION")
     have=$(stat -c %s "$DIR/$f")
     [ -n "$want" ] && [ "$want" = "$have" ] || return 1
@@ -73,7 +83,7 @@ fi
 # ---------------------------------------------------------------------------
 # Build. One builder at a time per DIR.
 # ---------------------------------------------------------------------------
-for tool in apt-get apt-cache dpkg-deb od dd cpio gzip stat; do
+for tool in apt-get apt-cache dpkg-deb od dd cpio gzip stat objcopy; do
   command -v "$tool" >/dev/null 2>&1 ||
     die "'$tool' not found; run scripts/install-deps.sh (Debian 12 is expected)"
 done
@@ -320,15 +330,57 @@ printf '%s\n' "${MODULES[@]##*/}" >"$WORK/out/modules/load-order"
 say "modules: ${MODULES[*]##*/}"
 
 # ---------------------------------------------------------------------------
+# 3c. The guest's virtio modules and their dependencies, in load order. The
+# package has no modules.dep (depmod makes it at install time): each
+# module's own .modinfo section names what it depends on.
+# ---------------------------------------------------------------------------
+GM=$WORK/out/guest-modules
+mkdir -p "$GM"
+modroot=${moddir%/kernel}
+declare -A module_file=()
+while IFS= read -r f; do
+  name=${f##*/}; name=${name%.xz}; name=${name%.ko}; name=${name//-/_}
+  module_file[$name]=$f
+done < <(find "$moddir" -name '*.ko' -o -name '*.ko.xz')
+declare -A builtin=()
+if [ -f "$modroot/modules.builtin" ]; then
+  while IFS= read -r f; do
+    name=${f##*/}; name=${name%.ko}; builtin[${name//-/_}]=1
+  done <"$modroot/modules.builtin"
+fi
+declare -A module_done=()
+guest_order=()
+guest_builtin=()
+add_module() { # NAME (underscores): its dependencies first, then itself
+  local name=$1 src ko deps dep
+  [ -z "${module_done[$name]:-}" ] || return 0
+  module_done[$name]=1
+  if [ -n "${builtin[$name]:-}" ]; then guest_builtin+=("$name"); return 0; fi
+  src=${module_file[$name]:-}
+  [ -n "$src" ] || die "$KERNEL_PKG has no module $name (and it is not built in)"
+  ko=$GM/${src##*/}; ko=${ko%.xz}
+  case $src in *.xz) xz -dc "$src" >"$ko" ;; *) cp "$src" "$ko" ;; esac
+  deps=$(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout 2>/dev/null | tr '\0' '\n' |
+         sed -n 's/^depends=//p')
+  for dep in ${deps//,/ }; do add_module "${dep//-/_}"; done
+  guest_order+=("${ko##*/}")
+}
+for m in "${GUEST_MODULES[@]}"; do add_module "$m"; done
+printf '%s\n' "${guest_order[@]}" >"$GM/load-order"
+say "guest modules: ${guest_order[*]}${guest_builtin:+ (built in: ${guest_builtin[*]})}"
+
+# ---------------------------------------------------------------------------
 # 4. The busybox initramfs.
 # ---------------------------------------------------------------------------
 BB=$WORK/busybox/bin/busybox
 [ -x "$BB" ] || die "busybox-static has no executable bin/busybox"
 R=$WORK/root
-mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc}
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,newroot,lib/modules/brood}
 chmod 1777 "$R/tmp"
 chmod 0700 "$R/root"
 cp "$BB" "$R/bin/busybox"
+cp "$BB" "$WORK/out/busybox"
+cp "$GM"/* "$R/lib/modules/brood/"
 chmod 0755 "$R/bin/busybox"
 busybox_version=$({ "$BB" --help 2>&1 || true; } | head -n1 | cut -d" " -f2)
 busybox_version=${busybox_version#v}
@@ -345,7 +397,7 @@ while IFS= read -r applet; do
   [ -e "$R/$applet" ] || [ -L "$R/$applet" ] || { ln -s /bin/busybox "$R/$applet"; napplets=$((napplets + 1)); }
 done < <("$BB" --list-full 2>/dev/null)
 [ "$napplets" -gt 10 ] || die "'busybox --list-full' gave no applets"
-for a in sh mount setsid cttyhack reboot; do
+for a in sh mount setsid cttyhack reboot insmod switch_root; do
   [ -L "$R/bin/$a" ] || [ -L "$R/sbin/$a" ] || [ -L "$R/usr/bin/$a" ] || [ -L "$R/usr/sbin/$a" ] ||
     die "busybox lacks the '$a' applet /init needs"
 done
@@ -353,7 +405,10 @@ done
 cat >"$R/init" <<'EOF'
 #!/bin/busybox sh
 # brood initramfs /init (generated by scripts/fetch-guest-assets.sh).
-# Mounts proc, sysfs and devtmpfs, prints one line
+# Mounts proc, sysfs and devtmpfs and loads the virtio modules. With
+# root=/dev/vdX on the kernel command line it mounts that ext4 disk and
+# switch_roots into its /sbin/init. Otherwise it starts /bin/brood-agent
+# (when the initrd has one) in the background, prints one line
 #   brood-initrd ready uptime=<seconds>
 # on the serial console, then runs an interactive shell on ttyS0. When that
 # shell exits the guest reboots (with reboot=k: keyboard-controller reset).
@@ -363,6 +418,29 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 tty=/dev/ttyS0
 [ -c "$tty" ] || tty=/dev/console
+# Dependencies first; a driver whose device is absent loads and waits, and
+# one that fails to load (or is built in) is skipped quietly.
+while read -r m; do
+  insmod "/lib/modules/brood/$m" 2>/dev/null
+done </lib/modules/brood/load-order
+root=
+for arg in $(cat /proc/cmdline); do
+  case $arg in root=/dev/*) root=${arg#root=} ;; esac
+done
+if [ -n "$root" ]; then
+  i=0
+  while [ ! -b "$root" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  if mount -t ext4 "$root" /newroot 2>/dev/null && [ -x /newroot/sbin/init ]; then
+    mount -o move /dev /newroot/dev 2>/dev/null || umount /dev
+    umount /proc /sys
+    exec switch_root /newroot /sbin/init
+  fi
+  umount /newroot 2>/dev/null
+  echo "init: cannot mount root $root (or it has no /sbin/init); staying in the initramfs" >"$tty"
+fi
+if [ -x /bin/brood-agent ]; then
+  setsid /bin/brood-agent </dev/null >/dev/null 2>&1 &
+fi
 up=unknown
 read -r up _ </proc/uptime
 echo "brood-initrd ready uptime=$up" >"$tty"
@@ -382,7 +460,7 @@ find "$R" -exec touch -h -d @0 {} +
   cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n >"$WORK/out/initrd.cpio.gz" ||
   die "building the initramfs (cpio | gzip) failed"
 gzip -t "$WORK/out/initrd.cpio.gz" || die "the initramfs archive is corrupt"
-say "initramfs: busybox $busybox_version, $napplets applet links, /init"
+say "initramfs: busybox $busybox_version, $napplets applet links, ${#guest_order[@]} guest modules, /init"
 
 # ---------------------------------------------------------------------------
 # 5. VERSION, then move everything into place.
@@ -405,6 +483,9 @@ initrd_size=$(stat -c %s "$WORK/out/initrd.cpio.gz")
   echo "vmlinuz_size=$bz_size"
   echo "vmlinux_size=$vmlinux_size"
   echo "initrd_cpio_gz_size=$initrd_size"
+  echo "busybox_size=$(stat -c %s "$WORK/out/busybox")"
+  echo "guest_modules=${guest_order[*]}"
+  echo "guest_modules_builtin=${guest_builtin[*]}"
   echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$WORK/out/VERSION"
 
@@ -412,8 +493,8 @@ initrd_size=$(stat -c %s "$WORK/out/initrd.cpio.gz")
 sync "$WORK"/out/* 2>/dev/null || sync
 # VERSION marks a complete set: remove the old one first, install it last.
 rm -f "$DIR/VERSION"
-rm -rf "$DIR/modules"
-for f in modules vmlinuz vmlinux initrd.cpio.gz VERSION; do
+rm -rf "$DIR/modules" "$DIR/guest-modules"
+for f in modules guest-modules vmlinuz vmlinux initrd.cpio.gz busybox VERSION; do
   mv -f "$WORK/out/$f" "$DIR/$f"
 done
 

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang
   nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev libseccomp-dev
-  cpio gzip xz-utils zstd lz4 binutils file
+  cpio gzip xz-utils zstd lz4 binutils file e2fsprogs
   qemu-system-x86 procps iproute2 python3
 )
 

@@ -24,7 +24,7 @@ step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 step "ASan+UBSan build"
 cmake -S . -B "$asan" "${common[@]}" -DBROOD_SANITIZE=address,undefined \
   -DBROOD_TEST_VMM_BINARY="$normal/src/vmm/brood-vmm" >/dev/null
-cmake --build "$asan" -j "$jobs" --target brood_unit_tests http_tests manager_tests broodd_integration_tests \
+cmake --build "$asan" -j "$jobs" --target brood_unit_tests brood_agent_tests http_tests manager_tests broodd_integration_tests \
   fuzz_http_request_replay fuzz_rest_body_replay fuzz_state_file_replay fuzz_kernel_loader_replay
 step "ASan+UBSan: unit, http, manager, fuzz corpora, integration"
 (cd "$asan" && BROOD_ASSETS="$assets" ctest -L '^(unit|integration)$' --output-on-failure -j 2 --timeout 900)

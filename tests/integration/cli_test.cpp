@@ -37,7 +37,7 @@ TEST(BroodCli, HelpOnEveryVerb) {
     CliRun top = run_brood(d, "--help");
     EXPECT_EQ(top.code, 0);
     for (const char* verb : {"create", "run", "ps", "inspect", "start", "stop", "standby", "restore", "pause", "resume",
-                             "rm", "logs", "console", "fork", "template"}) {
+                             "rm", "logs", "console", "fork", "template", "exec", "cp"}) {
         CliRun r = run_brood(d, std::string(verb) + " --help");
         EXPECT_EQ(r.code, 0) << verb;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << verb << ": " << r.out;

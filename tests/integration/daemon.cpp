@@ -148,6 +148,20 @@ Reply Daemon::call(const std::string& method, const std::string& path, const nlo
     return reply;
 }
 
+Reply Daemon::call_bytes(const std::string& method, const std::string& path, const std::string& body,
+                         int timeout_ms) const {
+    Reply reply;
+    auto c = client::Client::connect(_socket);
+    if (!c) return reply;
+    auto answer = c->request_bytes(method, path, body, timeout_ms);
+    if (!answer) return reply;
+    reply.status = answer->status;
+    reply.text = std::move(answer->text);
+    reply.content_type = std::move(answer->content_type);
+    reply.body = std::move(answer->body);
+    return reply;
+}
+
 nlohmann::json Daemon::create(const std::string& name, int memory_mib) const {
     Reply r = call("POST", "/instances",
                    {{"name", name}, {"kernel", guest_kernel()}, {"memory_mib", memory_mib}, {"vcpus", 1}});

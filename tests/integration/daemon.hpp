@@ -57,6 +57,10 @@ public:
     Reply call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr,
                int timeout_ms = 120'000) const;
 
+    // The same with a raw body (a file upload).
+    Reply call_bytes(const std::string& method, const std::string& path, const std::string& body,
+                     int timeout_ms = 120'000) const;
+
     // POST /instances with the test guest; returns the instance JSON.
     nlohmann::json create(const std::string& name, int memory_mib = 128) const;
     // Waits until the guest printed its ready line (test guest protocol)

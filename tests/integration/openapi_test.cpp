@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "api/routes.hpp"
+#include "client/client.hpp"
 #include "fixture.hpp"
+#include "support/host_agent.hpp"
 #include "yaml_lite.hpp"
 
 using namespace brood::testing;
@@ -83,6 +85,11 @@ TEST(OpenApi, SpecParsesAndListsEveryRouteTheDaemonServes) {
 TEST_F(Broodd, OpenApiOperationsAnswerWithDocumentedShapes) {
     json spec = load_spec();
     std::string kernel = guest_kernel();
+    // The guest agent is brood-agent on this host, behind a stand-in vsock device.
+    brood::test::HostAgent agent(daemon.dir(), false);
+    brood::test::VsockBridge bridge(agent.socket());
+    std::string guest_file = daemon.dir() + "/oa-file";
+    auto files = [&](const std::string& ref) { return brood::client::guest_file_path(ref, guest_file); };
     // One call per operation, in an order that walks an instance through its life.
     std::vector<std::pair<std::string, std::function<Reply()>>> steps{
         {"GET /version", [&] { return daemon.call("GET", "/version"); }},
@@ -96,6 +103,13 @@ TEST_F(Broodd, OpenApiOperationsAnswerWithDocumentedShapes) {
          }},
         {"POST /instances/{id}/console",
          [&] { return daemon.call("POST", "/instances/oa/console", {{"input", "ping"}, {"until", "pong"}}); }},
+        {"POST /instances/{id}/exec", [&] {
+             bridge.serve(daemon.guests_dir() + "/" + daemon.call("GET", "/instances/oa").body.value("id", "") +
+                          "/vsock.sock");
+             return daemon.call("POST", "/instances/oa/exec", {{"cmd", {"echo", "hi"}}});
+         }},
+        {"PUT /instances/{id}/files", [&] { return daemon.call_bytes("PUT", files("oa"), "data"); }},
+        {"GET /instances/{id}/files", [&] { return daemon.call_bytes("GET", files("oa"), ""); }},
         {"POST /instances/{id}/pause", [&] { return daemon.call("POST", "/instances/oa/pause"); }},
         {"POST /instances/{id}/resume", [&] { return daemon.call("POST", "/instances/oa/resume"); }},
         {"POST /instances/{id}/standby", [&] { return daemon.call("POST", "/instances/oa/standby"); }},
@@ -147,8 +161,14 @@ TEST_F(Broodd, OpenApiOperationsAnswerWithDocumentedShapes) {
     check_answer(spec, "POST /instances/{id}/standby", daemon.call("POST", "/instances/dup/standby"));
     check_answer(spec, "POST /instances/{id}/console",
                  daemon.call("POST", "/instances/dup/console", {{"input", "ping"}}));
+    check_answer(spec, "POST /instances/{id}/exec", daemon.call("POST", "/instances/dup/exec", {{"cmd", {"true"}}}));
+    check_answer(spec, "POST /instances/{id}/exec", daemon.call("POST", "/instances/dup/exec", {{"cmd", "true"}}));
+    check_answer(spec, "GET /instances/{id}/files", daemon.call_bytes("GET", files("dup"), ""));
     ASSERT_EQ(daemon.call("POST", "/instances/dup/start").status, 200);
     daemon.wait_guest_ready("dup");
+    // Running, with no agent behind its vsock device.
+    check_answer(spec, "POST /instances/{id}/exec", daemon.call("POST", "/instances/dup/exec", {{"cmd", {"true"}}}));
+    check_answer(spec, "PUT /instances/{id}/files", daemon.call_bytes("PUT", files("dup"), "x"));
     check_answer(spec, "POST /instances/{id}/console",
                  daemon.call("POST", "/instances/dup/console", {{"input", "ping"}, {"until", "x"}, {"timeout_ms", 100}}));
 }
