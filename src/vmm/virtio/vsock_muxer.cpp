@@ -292,7 +292,8 @@ std::optional<Packet> Muxer::next_for_guest(size_t max_payload) {
             c->stamp(h);
             c->sent_to_guest(h.len);
             // A full read may have left more; a short one drained the socket.
-            if (got.bytes == want) {
+            // A hung-up socket gets no more events: read on to its end.
+            if (got.bytes == want || c->host_hup) {
                 c->in_rx_ready = true;
                 _rx_ready.push_back(key);
             }
@@ -353,6 +354,7 @@ void Muxer::accept_clients(Clock::time_point now) {
         uint64_t token = _next_token++;
         watch(fd.get(), token, EPOLLIN);
         _pending[token] = PendingClient{std::move(fd), {}, now + _config.connect_line_timeout};
+        pending_readable(token, now); // the line has often arrived already
     }
 }
 
