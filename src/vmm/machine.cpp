@@ -167,6 +167,7 @@ void Machine::vcpu_loop(kvm::Vcpu& vcpu) {
 // Returns false when this vCPU must stop.
 bool Machine::handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit) {
     using Kind = kvm::VcpuExit::Kind;
+    bool handled = false;
     switch (exit.kind) {
     case Kind::io: {
         for (uint32_t i = 0; i < exit.count; ++i) {
@@ -177,10 +178,11 @@ bool Machine::handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit) {
         return true;
     }
     case Kind::mmio:
-        // Nothing is mapped outside RAM but the in-kernel LAPIC/IOAPIC.
-        if (!exit.is_write) std::fill(exit.data.begin(), exit.data.end(), uint8_t{0xff});
-        spdlog::debug("vcpu {}: unhandled MMIO {} at {:#x}", vcpu.index(), exit.is_write ? "write" : "read",
-                      exit.address);
+        if (exit.is_write) handled = _mmio.write(exit.address, exit.data);
+        else handled = _mmio.read(exit.address, exit.data);
+        if (!handled)
+            spdlog::debug("vcpu {}: unclaimed MMIO {} at {:#x}", vcpu.index(), exit.is_write ? "write" : "read",
+                          exit.address);
         return true;
     case Kind::interrupted:
     case Kind::hlt:

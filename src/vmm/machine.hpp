@@ -17,6 +17,7 @@
 #include "vmm/devices/acpi_pm.hpp"
 #include "vmm/devices/i8042.hpp"
 #include "vmm/devices/io_bus.hpp"
+#include "vmm/devices/mmio_bus.hpp"
 #include "vmm/devices/serial.hpp"
 #include "vmm/exit_code.hpp"
 #include "vmm/kvm/kvm.hpp"
@@ -85,6 +86,7 @@ private:
     snapshot::Registry _persist;
     std::shared_ptr<Console> _console;
     devices::IoBus _bus;
+    devices::MmioBus _mmio;
     std::vector<std::unique_ptr<devices::PioDevice>> _devices;
     devices::Serial* _serial = nullptr;
     devices::I8042* _i8042 = nullptr;
