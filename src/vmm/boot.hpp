@@ -5,6 +5,7 @@
 
 #include "common/result.hpp"
 #include "vmm/console.hpp"
+#include "vmm/disk_config.hpp"
 #include "vmm/machine_builder.hpp"
 #include "vmm/vm_config.hpp"
 
@@ -17,8 +18,10 @@ struct BuildError {
     bool bad_input = false;
 };
 
+// Disks become virtio-blk devices, declared on the kernel command line.
 tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSource& source,
                                                                   const MachineShape& shape,
+                                                                  const std::vector<DiskConfig>& disks,
                                                                   std::shared_ptr<Console> console);
 
 // Host memory limit check shared by both recipes.

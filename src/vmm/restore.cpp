@@ -29,6 +29,11 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
         return bad_input(
             Error(fmt::format("snapshot has {} vCPUs, this host allows {}", config->vcpus, kvm->max_vcpus())));
     if (auto ok = check_memory_size(config->memory_bytes >> 20); !ok) return bad_input(ok.error());
+    auto disks = open_disks(source.disks);
+    if (!disks) return bad_input(disks.error());
+    std::vector<DiskShape> shapes;
+    for (const auto& d : *disks) shapes.push_back({d->size(), d->read_only()});
+    if (auto ok = check_disks_match(config->disks, shapes); !ok) return bad_input(ok.error());
 
     Result<GuestMemory> memory = source.backend == "copy"
                                      ? GuestMemory::copy_of_file(source.memory_path, config->memory_bytes)
@@ -37,6 +42,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
 
     auto builder = MachineBuilder::create(std::move(*kvm), std::move(*memory), config->vcpus, std::move(console));
     if (!builder) return internal(builder.error());
+    builder->disks(std::move(*disks));
     builder->boot_description(config->boot_description);
     auto machine = builder->build();
     if (!machine) return internal(machine.error());

@@ -12,6 +12,7 @@ struct RestoreSource {
     std::string state_path;
     std::string memory_path;
     std::string backend = "file"; // "file": MAP_PRIVATE of the memory file; "copy": private copy
+    std::vector<DiskConfig> disks; // the shape the snapshot recorded: count, sizes, read-only flags
 };
 
 tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const RestoreSource& source,
