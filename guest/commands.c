@@ -5,6 +5,7 @@
 #include "layout.h"
 #include "memtest.h"
 #include "smp.h"
+#include "vsock.h"
 
 #define MAX_ARGS 4
 #define MAX_SLEEP_MS 3600000ul
@@ -115,6 +116,8 @@ void command_run(char *s)
 		}
 	} else if (str_eq(argv[0], "sleep")) {
 		cmd_sleep(&out, argc, argv);
+	} else if (str_eq(argv[0], "vsock")) {
+		vsock_command(&out, argc, argv);
 	} else if (str_eq(argv[0], "poweroff")) {
 		power_off();
 	} else if (str_eq(argv[0], "reboot")) {
