@@ -219,6 +219,18 @@ TEST_F(VsockTest, ResetClosesEveryHostSocketAndKeepsListening) {
     EXPECT_EQ(muxer->connection_count(), 1u);
 }
 
+TEST_F(VsockTest, NoGuestBufferIsTakenForAConnectionThatEnded) {
+    auto [fd, local] = host_connects(52);
+    write_all(fd.get(), "unread");
+    pollfd p{muxer->poll_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 500), 1);
+    muxer->poll_host(Clock::now());
+    EXPECT_TRUE(muxer->has_rx()) << "the host sent bytes";
+    send(guest(Op::rst, 52, local));
+    EXPECT_FALSE(muxer->has_rx()) << "the connection is gone: nothing for the guest";
+    EXPECT_FALSE(muxer->next_for_guest(4096));
+}
+
 TEST_F(VsockTest, ManyConnectionsAreMultiplexed) {
     std::vector<std::pair<UniqueFd, uint32_t>> conns;
     for (uint32_t i = 0; i < 8; ++i) conns.push_back(host_connects(100 + i));

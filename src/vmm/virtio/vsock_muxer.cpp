@@ -256,6 +256,25 @@ void Muxer::after_flush(Connection& c) {
 
 // ---- host -> guest ----
 
+bool Muxer::has_rx() {
+    if (!_control.empty()) return true;
+    // Drop queued reads that have nothing to do any more, so a guest buffer
+    // is taken only for a packet.
+    while (!_rx_ready.empty()) {
+        Connection* c = find(_rx_ready.front());
+        bool live = c && c->in_rx_ready && c->state() == ConnState::established && !c->host_eof &&
+                    !(c->guest_shutdown & kShutdownRcv) && c->peer_credit() > 0;
+        if (live) return true;
+        _rx_ready.pop_front();
+        if (c && c->in_rx_ready) {
+            c->in_rx_ready = false;
+            mark_readable(*c); // asks for credit, or waits for the socket again
+            if (!_control.empty()) return true;
+        }
+    }
+    return false;
+}
+
 Packet Muxer::pop_control() {
     Header h = _control.front();
     _control.pop_front();

@@ -65,9 +65,10 @@ public:
     // A packet the guest sent (tx queue). `payload` is what followed the header.
     void from_guest(const Header& h, std::span<const uint8_t> payload);
 
-    // True when next_for_guest() has something (a control packet or a host
-    // socket to read).
-    bool has_rx() const { return !_control.empty() || !_rx_ready.empty(); }
+    // True when next_for_guest() has something: a control packet, or a host
+    // socket to read for a connection that can take its bytes. (Only a host
+    // socket that lost its readiness makes next_for_guest() find nothing.)
+    bool has_rx();
     // The next packet for a guest receive buffer with room for `max_payload`
     // bytes after the header; nullopt when there is nothing after all.
     std::optional<Packet> next_for_guest(size_t max_payload);
