@@ -42,7 +42,7 @@ struct Components {
     Registry registry;
 
     explicit Components(uint32_t n) : vcpus(n) {
-        config = {256ull << 20, n, ""};
+        config = {256ull << 20, n, "", {{1 << 20, true}}};
         for (uint32_t i = 0; i < n; ++i) vcpus[i].value.index = i;
         registry.add<MachineConfigCodec>(config);
         registry.add<kvm::VmStateCodec>(vm);
