@@ -142,7 +142,7 @@ TEST(SnapshotFormat, NewerSectionVersionAndUnknownSectionsAreRefused) {
     auto sections = decode_state_file(sample(1));
     ASSERT_TRUE(sections);
     auto newer = *sections;
-    newer[0].version = 2;
+    newer[0].version = MachineConfigCodec::kind.version + 1;
     auto r = restore_sections(newer, 1);
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message().find("newer than supported"), std::string::npos);
