@@ -57,9 +57,5 @@
 #define I8042_DATA_PORT   0x60
 #define I8042_CMD_PORT    0x64   /* outb 0xFE: pulse reset line */
 #define KEYBOARD_IOAPIC_PIN 1
-/* virtio-mmio devices: slot n at VIRTIO_MMIO_BASE + n * 4 KiB, on the n-th
- * of brood-vmm's virtio interrupt lines (src/vmm/virtio/mmio_layout.hpp). */
-#define VIRTIO_MMIO_BASE  0xD0000000
-#define VIRTIO_MMIO_SLOTS 6
 
 #endif

@@ -9,6 +9,11 @@
 #include "apic.h"
 #include "layout.h"
 
+/* virtio-mmio devices: slot n at VSOCK_MMIO_BASE + n * 4 KiB, on the n-th
+ * of brood-vmm's virtio interrupt lines (src/vmm/virtio/mmio_layout.hpp). */
+#define VSOCK_MMIO_BASE 0xD0000000ul
+#define VSOCK_MMIO_SLOTS 6
+
 /* virtio-mmio registers */
 #define R_MAGIC 0x000
 #define R_VERSION 0x004
@@ -91,7 +96,7 @@ struct __attribute__((packed)) hdr {
 	u32 flags, buf_alloc, fwd_cnt;
 };
 
-static const u32 gsis[VIRTIO_MMIO_SLOTS] = { 5, 6, 7, 10, 11, 14 };
+static const u32 gsis[VSOCK_MMIO_SLOTS] = { 5, 6, 7, 10, 11, 14 };
 
 static u64 base;
 static u64 cid;
@@ -164,8 +169,8 @@ static const char *vsock_init(void)
 	u32 slot, i;
 
 	base = 0;
-	for (slot = 0; slot < VIRTIO_MMIO_SLOTS && !base; slot++) {
-		u64 b = VIRTIO_MMIO_BASE + (u64)slot * 0x1000;
+	for (slot = 0; slot < VSOCK_MMIO_SLOTS && !base; slot++) {
+		u64 b = VSOCK_MMIO_BASE + (u64)slot * 0x1000;
 
 		if (mmio_read32(b + R_MAGIC) == 0x74726976 && mmio_read32(b + R_VERSION) == 2 &&
 		    mmio_read32(b + R_DEVICE_ID) == VIRTIO_ID_VSOCK)
