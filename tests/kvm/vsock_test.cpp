@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 
 #include "common/vsock_connect.hpp"
@@ -91,6 +92,21 @@ TEST_F(VsockTest, RestoredWithAnotherCidTheGuestListensAgain) {
     auto served = fork->wait_for("vsock served", Millis(20'000));
     ASSERT_TRUE(served) << served.error().message();
     EXPECT_NE(ask(*fork, "vsock cid", "vsock cid=").find("cid=9 resets=1"), std::string::npos);
+}
+
+TEST_F(VsockTest, BesideADiskTheDeviceTakesTheNextSlot) {
+    std::string disk = path("disk.img");
+    std::ofstream(disk, std::ios::binary).write(std::string(1 << 20, '\0').data(), 1 << 20);
+    std::string sock = path("v.sock");
+    VmProcess vm = boot_guest(64, 1, subdir("boot"), {"--disk", disk, "--vsock-cid", "6", "--vsock-socket", sock});
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=2048 rw");
+    EXPECT_EQ(ask(vm, "vsock init", "vsock "), "vsock ready cid=6 resets=0");
+    ASSERT_TRUE(vm.command("vsock serve 1024 1", "vsock listening"));
+    auto fd = connect_vsock(sock, 1024, milliseconds(10'000));
+    ASSERT_TRUE(fd) << fd.error().message();
+    EXPECT_EQ(exchange(fd->get(), "x"), "x");
+    EXPECT_TRUE(ends_cleanly(fd->get()));
+    EXPECT_TRUE(vm.wait_for("vsock served=1", Millis(20'000)));
 }
 
 TEST_F(VsockTest, RestoreWithoutTheSocketIsRefused) {
