@@ -130,3 +130,29 @@ TEST_F(AcpiPmTest, GpeRegistersAreSavedAndTheSciFollowsARestore) {
 
 } // namespace
 } // namespace brood::devices
+
+namespace brood::devices {
+namespace {
+
+// Through the port bus, as a guest reaches it: GPE0 at 0x620, PM1 at 0x600.
+TEST(AcpiPmOnTheBus, GpeAndPmRegistersAnswerAtTheirFadtPorts) {
+    std::vector<bool> sci;
+    AcpiPm pm{[](GuestRequest) {}, [&](bool level) { sci.push_back(level); }};
+    IoBus bus;
+    for (const auto& r : AcpiPm::kPorts) bus.add(r.base, r.length, &pm);
+    uint8_t one = 1;
+    ASSERT_TRUE(bus.write(0x621, std::span<const uint8_t>(&one, 1))); // GPE0 enable
+    pm.raise_gpe(0);
+    uint8_t status = 0;
+    ASSERT_TRUE(bus.read(0x620, std::span<uint8_t>(&status, 1)));
+    EXPECT_EQ(status, 1);
+    EXPECT_EQ(sci, std::vector<bool>{true});
+    uint8_t pm1_status[2] = {0xaa, 0xaa};
+    ASSERT_TRUE(bus.read(0x600, std::span<uint8_t>(pm1_status, 2)));
+    EXPECT_EQ(pm1_status[0], 0); // PM1 has nothing pending: the GPE is not there
+    ASSERT_TRUE(bus.write(0x620, std::span<const uint8_t>(&one, 1)));
+    EXPECT_EQ(sci, (std::vector<bool>{true, false}));
+}
+
+} // namespace
+} // namespace brood::devices

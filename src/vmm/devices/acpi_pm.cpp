@@ -28,8 +28,8 @@ uint8_t AcpiPm::read_byte(uint16_t offset, uint32_t timer) const {
     return 0;
 }
 
-// The GPE0 block comes after the PM block on the port bus: its offsets start
-// at kGpeBase - kBase.
+// Offsets count from kBase (the device's one port range): the GPE0 block's
+// start at kGpeBase - kBase.
 constexpr uint16_t kGpeOffset = AcpiPm::kGpeBase - AcpiPm::kBase;
 
 void AcpiPm::update_sci() {

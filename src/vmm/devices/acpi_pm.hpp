@@ -40,7 +40,9 @@ public:
     static constexpr uint16_t kLength = 12;
     static constexpr uint16_t kGpeBase = 0x620;
     static constexpr uint16_t kGpeLength = 2; // status (W1C), enable
-    static constexpr std::array<PortRange, 2> kPorts{{{kBase, kLength}, {kGpeBase, kGpeLength}}};
+    // One range from kBase through the GPE0 block (the bus gives offsets from
+    // a range's base); the ports between the blocks read 0 and ignore writes.
+    static constexpr std::array<PortRange, 1> kPorts{{{kBase, kGpeBase - kBase + kGpeLength}}};
     static constexpr uint16_t kEventOffset = 0;   // PM1a_EVT_BLK: status (W1C), enable
     static constexpr uint16_t kEventLength = 4;
     static constexpr uint16_t kControlOffset = 4; // PM1a_CNT_BLK
