@@ -97,6 +97,12 @@ IRQ_HANDLER static void keyboard_interrupt(struct interrupt_frame *f)
 	lapic_eoi();
 }
 
+IRQ_HANDLER static void virtio_interrupt(struct interrupt_frame *f)
+{
+	(void)f; /* the driver polls its rings; the interrupt only ends a hlt */
+	lapic_eoi();
+}
+
 IRQ_HANDLER static void timer_interrupt(struct interrupt_frame *f)
 {
 	(void)f; /* waking up from hlt is all it is for */
@@ -141,6 +147,7 @@ void idt_init(void)
 	set_gate(VEC_SERIAL, serial_interrupt);
 	set_gate(VEC_KEYBOARD, keyboard_interrupt);
 	set_gate(VEC_TIMER, timer_interrupt);
+	set_gate(VEC_VIRTIO, virtio_interrupt);
 	set_gate(VEC_PING, ping_interrupt);
 	set_gate(VEC_WAKE, wake_interrupt);
 	set_gate(VEC_SPURIOUS, ignore_interrupt);

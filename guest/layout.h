@@ -20,6 +20,9 @@
 /* AP with APIC id N uses the stack whose top is AP_STACKS_TOP(N). */
 #define AP_STACKS_TOP(n)  (BSP_STACK_TOP + ((n) + 1) * AP_STACK_SIZE)
 
+/* The virtio-vsock driver's rings and buffers (vsock.c), 64 KiB. */
+#define VSOCK_AREA        0x500000
+
 /* Page directories for RAM above 4 GiB, built at boot only when needed. */
 #define HIGH_PD_BASE      0x600000
 #define MAX_MAPPED_GIB    512 /* one PDPT */
@@ -38,6 +41,7 @@
 /* Interrupt vectors */
 #define VEC_SERIAL        0x30 /* COM1, IOAPIC pin 4 */
 #define VEC_KEYBOARD      0x31 /* i8042 keyboard, IOAPIC pin 1 */
+#define VEC_VIRTIO        0x32 /* the vsock device's line: wakes a waiting BSP */
 #define VEC_TIMER         0x40 /* LAPIC timer, one-shot */
 #define VEC_PING          0x50 /* BSP -> APs: "are you there?" */
 #define VEC_WAKE          0x51 /* AP -> BSP: "something changed, look" */

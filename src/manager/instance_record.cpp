@@ -52,6 +52,7 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"cmdline", r.cmdline},
         {"memory_mib", r.memory_mib},
         {"vcpus", r.vcpus},
+        {"vsock_cid", r.vsock_cid},
         {"created_at", r.created_at},
         {"updated_at", r.updated_at},
         {"state", std::string(to_string(r.state))},
@@ -63,6 +64,8 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"agent", r.agent},
     };
     j["last_exit"] = r.last_exit ? exit_to_json(*r.last_exit) : nlohmann::json(nullptr);
+    j["disks"] = nlohmann::json::array();
+    for (const auto& d : r.disks) j["disks"].push_back(to_json(d));
     return j;
 }
 
@@ -75,6 +78,7 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     r.cmdline = j.value("cmdline", "");
     r.memory_mib = j.at("memory_mib").get<uint32_t>();
     r.vcpus = j.at("vcpus").get<uint32_t>();
+    r.vsock_cid = j.value("vsock_cid", uint32_t{0});
     r.created_at = j.value("created_at", "");
     r.updated_at = j.value("updated_at", "");
     auto state = state_from_string(j.at("state").get<std::string>());
@@ -87,6 +91,8 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     r.agent = j.value("agent", false);
     r.source_instance_id = j.value("source_instance_id", "");
     if (j.contains("last_exit") && j["last_exit"].is_object()) r.last_exit = exit_from_json(j["last_exit"]);
+    if (j.contains("disks"))
+        for (const auto& d : j.at("disks")) r.disks.push_back(disk_from_json(d));
     return r;
 }
 

@@ -16,6 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// brood-vmm's virtio-mmio slots.
+constexpr size_t kMaxDisks = 6;
+
 OpResult<std::string> check_file(const std::string& what, const std::string& path) {
     if (path.empty()) return bad_request(what + " is required");
     if (path.front() != '/') return bad_request(what + " must be an absolute path: " + path);
@@ -77,6 +80,9 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
     InstanceRecord record;
     record.kernel = TRY(check_file("kernel", spec.kernel));
     if (!spec.initrd.empty()) record.initrd = TRY(check_file("initrd", spec.initrd));
+    if (spec.disks.size() > kMaxDisks)
+        return bad_request("at most " + std::to_string(kMaxDisks) + " disks, got " + std::to_string(spec.disks.size()));
+    for (size_t i = 0; i < spec.disks.size(); ++i) record.disks.push_back(TRY(check_disk(spec.disks[i], i)));
     record.name = spec.name;
     record.cmdline = spec.cmdline;
     record.memory_mib = static_cast<uint32_t>(spec.memory_mib);
@@ -87,6 +93,11 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
     record.state = State::created;
 
     TRY(_registry.reserve_name(spec.name));
+    record.vsock_cid = _registry.reserve_cid();
+    if (record.vsock_cid == 0) {
+        _registry.release_name(spec.name);
+        return internal("no vsock CID is left");
+    }
     // Assemble the directory aside and rename it in: a crash leaves either
     // nothing or a complete instance (reconcile removes .creating-*).
     std::string staging = _layout.creating_dir(record.id);
@@ -94,6 +105,7 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
         std::error_code ignored;
         fs::remove_all(staging, ignored);
         _registry.release_name(spec.name);
+        _registry.release_cid(record.vsock_cid);
     };
     std::error_code ec;
     fs::create_directories(staging + "/logs", ec);

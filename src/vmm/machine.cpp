@@ -2,10 +2,15 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "vmm/virtio/block.hpp"
+#include "vmm/virtio/mmio_layout.hpp"
 
 namespace brood {
 namespace {
@@ -35,6 +40,7 @@ Machine::~Machine() {
         request_exit(ExitCode::vmm_error, "machine destroyed while running");
         finish();
     }
+    if (_io) _io->stop();
 }
 
 template <typename Codec, typename Device>
@@ -53,7 +59,7 @@ Device& Machine::add_stateless_device(std::unique_ptr<Device> device) {
 }
 
 // One line per device: its ports come from the device, its section from its codec.
-void Machine::add_devices() {
+Result<void> Machine::add_devices() {
     auto irq = [this](uint32_t line) {
         return [this, line](bool level) {
             if (auto r = _vm.set_irq_line(line, level); !r) spdlog::error("{}", r.error().message());
@@ -66,6 +72,45 @@ void Machine::add_devices() {
     _i8042 = &add_device<I8042Codec>(std::make_unique<I8042>(irq(I8042::kKeyboardIrq), requests));
     add_device<AcpiPmCodec>(std::make_unique<AcpiPm>(requests));
     add_stateless_device(std::make_unique<QuietPorts>());
+
+    _io = TRY(virtio::IoThread::create());
+    for (auto& disk : _disks) TRY(add_virtio_device(std::make_unique<virtio::Block>(std::move(disk))));
+    _disks.clear();
+    if (_vsock) TRY(add_virtio_device(std::move(_vsock)));
+    return {};
+}
+
+Result<void> Machine::add_virtio_device(std::unique_ptr<virtio::Device> device) {
+    size_t slot = _virtio.size();
+    if (slot >= virtio::kMaxDevices) return fail(fmt::format("at most {} virtio devices", virtio::kMaxDevices));
+    uint64_t base = virtio::mmio_address(slot);
+    auto ctx = fmt::format("virtio {} device at {:#x}", device->name(), base);
+    UniqueFd irqfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!irqfd) return fail_errno("eventfd");
+    TRY_CTX(_vm.add_irqfd(irqfd.get(), virtio::kGsis[slot]), ctx);
+    int fd = irqfd.get();
+    _irqfds.push_back(std::move(irqfd));
+    auto interrupt = [fd] {
+        uint64_t one = 1;
+        (void)!::write(fd, &one, sizeof(one));
+    };
+    auto transport = std::make_unique<virtio::MmioTransport>(_memory, std::move(device), interrupt, _io.get());
+    virtio::MmioTransport* t = transport.get();
+    TRY_CTX(_mmio.add(base, virtio::MmioTransport::kWindowSize, t), ctx);
+    for (uint16_t q = 0; q < t->queue_count(); ++q) {
+        int notify = t->notify_fd(q);
+        TRY_CTX(_vm.add_mmio_ioeventfd(notify, base + virtio::reg::kQueueNotify, q), ctx);
+        TRY_CTX(_io->watch(notify, EPOLLIN,
+                           [t, q, notify](uint32_t) {
+                               uint64_t count;
+                               (void)!::read(notify, &count, sizeof(count));
+                               t->on_notify(q);
+                           }),
+                ctx);
+    }
+    _persist.add(std::make_unique<virtio::TransportPersist>(*t));
+    _virtio.push_back(std::move(transport));
+    return {};
 }
 
 void Machine::on_guest_request(devices::GuestRequest request) {
@@ -82,6 +127,20 @@ Result<void> Machine::start(bool paused) {
         _paused = paused;
         for (auto& v : _vcpus) v.set_immediate_exit(paused);
     }
+    // Before a pause the I/O thread finishes what the guest asked and makes
+    // disks durable; after a start or resume it looks at every queue, as a
+    // restored machine may have requests the guest made before its snapshot.
+    virtio::IoThread::Hooks hooks;
+    hooks.on_park = [this] {
+        for (auto& t : _virtio) {
+            t->process_all();
+            if (auto r = t->quiesce(); !r) spdlog::error("{}", r.error().message());
+        }
+    };
+    hooks.on_resume = [this] {
+        for (auto& t : _virtio) t->process_all();
+    };
+    _io->start(std::move(hooks), paused);
     for (auto& vcpu : _vcpus) _threads.emplace_back([this, &vcpu] { vcpu_loop(vcpu); });
     if (paused) {
         std::unique_lock lock(_mutex);
@@ -96,13 +155,18 @@ void Machine::kick_vcpus() {
 }
 
 Result<void> Machine::pause() {
-    std::unique_lock lock(_mutex);
-    if (_stopping) return fail("the VM is shutting down");
-    if (_paused) return {};
-    _pause_requested = true;
-    kick_vcpus();
-    _cv.wait(lock, [this] { return _parked == _vcpus.size() || _stopping; });
-    if (_stopping) return fail("the VM stopped while pausing");
+    {
+        std::unique_lock lock(_mutex);
+        if (_stopping) return fail("the VM is shutting down");
+        if (_paused) return {};
+        _pause_requested = true;
+        kick_vcpus();
+        _cv.wait(lock, [this] { return _parked == _vcpus.size() || _stopping; });
+        if (_stopping) return fail("the VM stopped while pausing");
+    }
+    // With the vCPUs parked no new request comes; the I/O thread drains.
+    _io->pause();
+    std::lock_guard lock(_mutex);
     _paused = true;
     return {};
 }
@@ -110,6 +174,7 @@ Result<void> Machine::pause() {
 Result<void> Machine::resume() {
     std::lock_guard lock(_mutex);
     if (_stopping) return fail("the VM is shutting down");
+    if (_paused) _io->resume();
     _pause_requested = false;
     _paused = false;
     _cv.notify_all();
@@ -138,6 +203,10 @@ MachineExit Machine::finish() {
     }
     for (auto& t : _threads) t.join();
     _threads.clear();
+    if (_io) _io->stop();
+    // What the guest wrote reaches the disk even if it did not flush.
+    for (auto& t : _virtio)
+        if (auto r = t->quiesce(); !r) spdlog::error("{}", r.error().message());
     std::lock_guard lock(_mutex);
     return _exit;
 }
@@ -167,6 +236,7 @@ void Machine::vcpu_loop(kvm::Vcpu& vcpu) {
 // Returns false when this vCPU must stop.
 bool Machine::handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit) {
     using Kind = kvm::VcpuExit::Kind;
+    bool handled = false;
     switch (exit.kind) {
     case Kind::io: {
         for (uint32_t i = 0; i < exit.count; ++i) {
@@ -177,10 +247,11 @@ bool Machine::handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit) {
         return true;
     }
     case Kind::mmio:
-        // Nothing is mapped outside RAM but the in-kernel LAPIC/IOAPIC.
-        if (!exit.is_write) std::fill(exit.data.begin(), exit.data.end(), uint8_t{0xff});
-        spdlog::debug("vcpu {}: unhandled MMIO {} at {:#x}", vcpu.index(), exit.is_write ? "write" : "read",
-                      exit.address);
+        if (exit.is_write) handled = _mmio.write(exit.address, exit.data);
+        else handled = _mmio.read(exit.address, exit.data);
+        if (!handled)
+            spdlog::debug("vcpu {}: unclaimed MMIO {} at {:#x}", vcpu.index(), exit.is_write ? "write" : "read",
+                          exit.address);
         return true;
     case Kind::interrupted:
     case Kind::hlt:

@@ -17,6 +17,7 @@
 #include "vmm/devices/acpi_pm.hpp"
 #include "vmm/devices/i8042.hpp"
 #include "vmm/devices/io_bus.hpp"
+#include "vmm/devices/mmio_bus.hpp"
 #include "vmm/devices/serial.hpp"
 #include "vmm/exit_code.hpp"
 #include "vmm/kvm/kvm.hpp"
@@ -24,6 +25,10 @@
 #include "vmm/kvm/vm.hpp"
 #include "vmm/machine_config.hpp"
 #include "vmm/memory/guest_memory.hpp"
+#include "vmm/virtio/block_backend.hpp"
+#include "vmm/virtio/io_thread.hpp"
+#include "vmm/virtio/transport.hpp"
+#include "vmm/virtio/vsock_device.hpp"
 
 namespace brood {
 
@@ -45,6 +50,8 @@ public:
     devices::Serial& serial() { return *_serial; }
     devices::I8042& i8042() { return *_i8042; }
     uint32_t vcpu_count() const { return _config.vcpus; }
+    // virtio-mmio devices, in slot order (see virtio/mmio_layout.hpp).
+    std::vector<std::unique_ptr<virtio::MmioTransport>>& virtio_devices() { return _virtio; }
     const MachineConfig& config() const { return _config; }
 
     // Every component's saved state, in restore order (see snapshot/persist.hpp).
@@ -66,8 +73,11 @@ public:
 private:
     friend class MachineBuilder;
     Machine(kvm::Kvm kvm, kvm::Vm vm, GuestMemory memory, std::shared_ptr<Console> console);
-    // The devices, each on the port bus and in the snapshot registry.
-    void add_devices();
+    // The devices, each on its bus and in the snapshot registry.
+    Result<void> add_devices();
+    // A virtio device in the next virtio-mmio slot: its window, interrupt
+    // line, queue notifications on the I/O thread, its snapshot section.
+    Result<void> add_virtio_device(std::unique_ptr<virtio::Device> device);
     template <typename Codec, typename Device>
     Device& add_device(std::unique_ptr<Device> device);
     template <typename Device>
@@ -85,9 +95,15 @@ private:
     snapshot::Registry _persist;
     std::shared_ptr<Console> _console;
     devices::IoBus _bus;
+    devices::MmioBus _mmio;
     std::vector<std::unique_ptr<devices::PioDevice>> _devices;
     devices::Serial* _serial = nullptr;
     devices::I8042* _i8042 = nullptr;
+    std::vector<std::unique_ptr<virtio::BlockBackend>> _disks; // until add_devices() makes them devices
+    std::unique_ptr<virtio::VsockDevice> _vsock;                 // likewise
+    std::unique_ptr<virtio::IoThread> _io;
+    std::vector<UniqueFd> _irqfds;
+    std::vector<std::unique_ptr<virtio::MmioTransport>> _virtio; // after _io: destroyed before it
 
     std::vector<std::thread> _threads;
     std::mutex _mutex;

@@ -28,6 +28,18 @@ Result<MachineBuilder> MachineBuilder::create(kvm::Kvm kvm, GuestMemory memory, 
     return MachineBuilder(std::move(m));
 }
 
+MachineBuilder& MachineBuilder::disks(std::vector<std::unique_ptr<virtio::BlockBackend>> disks) {
+    _machine->_config.disks.clear();
+    for (const auto& d : disks) _machine->_config.disks.push_back({d->size(), d->read_only()});
+    _machine->_disks = std::move(disks);
+    return *this;
+}
+
+MachineBuilder& MachineBuilder::vsock(std::unique_ptr<virtio::VsockDevice> device) {
+    _machine->_vsock = std::move(device);
+    return *this;
+}
+
 MachineBuilder& MachineBuilder::boot_description(std::string description) {
     _machine->_config.boot_description = std::move(description);
     return *this;
@@ -45,7 +57,7 @@ Result<std::unique_ptr<Machine>> MachineBuilder::build() {
         vcpu.set_snapshot_msrs(msrs);
         m._persist.add<kvm::VcpuCodec>(vcpu);
     }
-    m.add_devices();
+    TRY(m.add_devices());
     return std::move(_machine);
 }
 

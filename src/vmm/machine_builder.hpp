@@ -23,6 +23,10 @@ public:
     kvm::Kvm& kvm() { return _machine->_kvm; }
     std::vector<kvm::Vcpu>& vcpus() { return _machine->_vcpus; }
     MachineBuilder& boot_description(std::string description);
+    // Block devices, in virtio-mmio slot order.
+    MachineBuilder& disks(std::vector<std::unique_ptr<virtio::BlockBackend>> disks);
+    // A vsock device, in the virtio-mmio slot after the disks.
+    MachineBuilder& vsock(std::unique_ptr<virtio::VsockDevice> device);
 
     // Adds the devices, lists every component for snapshots, and hands over
     // the machine; the builder is empty afterwards.

@@ -34,6 +34,9 @@ struct Options {
     bool paused = false;
     int ready_fd = -1;
     std::string log_level = "warn";
+    std::vector<std::string> disks;
+    std::optional<uint64_t> vsock_cid;
+    std::string vsock_socket;
 };
 
 [[noreturn]] void die(ExitCode code, const std::string& message) {
@@ -59,6 +62,14 @@ int main(int argc, char** argv) {
         cmd->add_option("--control-socket", opt.control_socket, "Unix socket for the control API (must not exist)");
         cmd->add_flag("--paused", opt.paused, "Do not run the vCPUs until PUT /vm/resume");
         cmd->add_option("--ready-fd", opt.ready_fd, "Write \"ready\\n\" to this fd once running");
+        cmd->add_option("--disk", opt.disks,
+                        "A virtio-blk disk: PATH[,ro][,base=BASE] (BASE: PATH is a copy-on-write overlay above it); "
+                        "repeatable, in slot order");
+        cmd->add_option("--vsock-cid", opt.vsock_cid,
+                        "The guest's vsock CID (3 or more); on restore, left out: the snapshot's");
+        cmd->add_option("--vsock-socket", opt.vsock_socket,
+                        "A virtio-vsock device: host programs connect here and write \"CONNECT <port>\\n\"; "
+                        "guest connections to host port P go to PATH_P");
         cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     };
@@ -99,13 +110,27 @@ int main(int argc, char** argv) {
     UniqueFd signal_fd(::signalfd(-1, &mask, SFD_CLOEXEC));
     std::signal(SIGPIPE, SIG_IGN);
 
+    std::vector<DiskConfig> disks;
+    for (const auto& arg : opt.disks) {
+        auto disk = parse_disk_arg(arg);
+        if (!disk) die(ExitCode::bad_input, disk.error().message());
+        disks.push_back(*disk);
+    }
+    opt.restore.disks = disks;
+    if (!opt.vsock_socket.empty() || opt.vsock_cid) {
+        if (opt.vsock_cid && *opt.vsock_cid == 0) die(ExitCode::bad_input, "vsock CID must be 3 or more, got 0");
+        VsockOptions vsock{opt.vsock_cid.value_or(0), opt.vsock_socket};
+        opt.boot.vsock = vsock;
+        opt.restore.vsock = vsock;
+    }
+
     auto console = Console::open(opt.console);
     if (!console) die(ExitCode::bad_input, console.error().message());
 
     nlohmann::json description;
     std::unique_ptr<Machine> machine;
     if (boot->parsed()) {
-        auto built = build_for_boot(opt.boot, opt.shape, *console);
+        auto built = build_for_boot(opt.boot, opt.shape, disks, *console);
         if (!built) die(built.error().bad_input ? ExitCode::bad_input : ExitCode::vmm_error, built.error().error.message());
         machine = std::move(*built);
         description["boot"] = {{"kernel", opt.boot.kernel_path}, {"initrd", opt.boot.initrd_path},

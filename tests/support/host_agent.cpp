@@ -140,8 +140,11 @@ void VsockBridge::loop() {
                     std::string sock = entry.path().string() + "/vsock.sock";
                     if (name.empty() || name[0] == '.' || _ignored.count(entry.path().string())) continue;
                     if (!std::filesystem::is_directory(entry.path(), ec)) continue;
+                    // Only a socket some VMM bound is taken over: brood-vmm
+                    // refuses to start where another process listens.
                     auto known = _listeners.find(sock);
-                    if (known != _listeners.end() && known->second.inode == inode_of(sock)) continue;
+                    ino_t now = inode_of(sock);
+                    if (now == 0 || (known != _listeners.end() && known->second.inode == now)) continue;
                     try {
                         UniqueFd fd = listen_at(sock);
                         _listeners[sock] = Listener{std::move(fd), inode_of(sock)};

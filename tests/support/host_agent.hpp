@@ -52,10 +52,9 @@ public:
 
     // Listens on `vsock_socket` (replacing any file there).
     void serve(const std::string& vsock_socket);
-    // Also serves DIR/<id>/vsock.sock for every instance directory that
-    // appears in `guests_dir` from now on (forks), and listens again where
-    // the socket file was removed or replaced (broodd removes it before a
-    // VMM starts; a VMM with a vsock device binds its own there).
+    // Also takes over DIR/<id>/vsock.sock for every instance directory that
+    // appears in `guests_dir` from now on (forks), once its VMM has bound it
+    // (and again if a new VMM binds it again).
     void watch(const std::string& guests_dir);
     // Answers the handshake and then forwards nothing: an agent that hangs.
     void stall(bool on) { _stall = on; }

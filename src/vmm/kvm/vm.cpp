@@ -68,6 +68,26 @@ Result<void> Vm::set_irq_line(uint32_t irq, bool level) {
     return {};
 }
 
+Result<void> Vm::add_irqfd(int eventfd, uint32_t gsi) {
+    kvm_irqfd irqfd{};
+    irqfd.fd = static_cast<uint32_t>(eventfd);
+    irqfd.gsi = gsi;
+    if (::ioctl(_fd.get(), KVM_IRQFD, &irqfd) < 0) return fail_errno(fmt::format("KVM_IRQFD gsi {}", gsi));
+    return {};
+}
+
+Result<void> Vm::add_mmio_ioeventfd(int eventfd, uint64_t address, uint32_t value) {
+    kvm_ioeventfd io{};
+    io.datamatch = value;
+    io.addr = address;
+    io.len = 4;
+    io.fd = eventfd;
+    io.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+    if (::ioctl(_fd.get(), KVM_IOEVENTFD, &io) < 0)
+        return fail_errno(fmt::format("KVM_IOEVENTFD {:#x}={}", address, value));
+    return {};
+}
+
 Result<VmState> Vm::save() const {
     VmState state;
     for (uint32_t chip_id : {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC}) {

@@ -39,6 +39,11 @@ public:
     // TSS/identity-map addresses, in-kernel PIC+IOAPIC+LAPIC and PIT2.
     Result<void> create_irqchip();
     Result<void> set_irq_line(uint32_t irq, bool level);
+    // Signalling `eventfd` raises an edge on `gsi` inside KVM (KVM_IRQFD).
+    Result<void> add_irqfd(int eventfd, uint32_t gsi);
+    // A guest write of `value` (4 bytes) to `address` signals `eventfd`
+    // inside KVM instead of exiting to the VMM (KVM_IOEVENTFD).
+    Result<void> add_mmio_ioeventfd(int eventfd, uint64_t address, uint32_t value);
 
     Result<VmState> save() const;
     Result<void> restore(const VmState& state);

@@ -1,0 +1,30 @@
+// Where virtio-mmio devices sit for the guest: the n-th device added to a
+// machine gets a 4 KiB window at kBase + n * 4 KiB in the MMIO gap and the
+// n-th interrupt line of kGsis. Both boot paths declare them to Linux on the
+// kernel command line (virtio_mmio.device=4K@<addr>:<gsi>).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace brood::virtio {
+
+constexpr uint64_t kMmioBase = 0xd000'0000;
+constexpr uint64_t kMmioStride = 0x1000;
+// ISA lines no device of this machine uses and Linux does not probe: not
+// 0 (PIT), 1 (keyboard), 2 (cascade), 3/4 (serial), 8 (RTC), 9 (ACPI SCI),
+// 12 (mouse), 13 (FPU). The MP table and MADT route them straight through,
+// edge-triggered, active-high.
+constexpr std::array<uint32_t, 6> kGsis{5, 6, 7, 10, 11, 14};
+constexpr size_t kMaxDevices = kGsis.size();
+
+constexpr uint64_t mmio_address(size_t slot) { return kMmioBase + slot * kMmioStride; }
+
+// The kernel parameters that declare `count` devices, space-separated.
+std::string kernel_parameters(size_t count);
+// `cmdline` with those parameters appended, unless it already declares
+// virtio-mmio devices itself.
+std::string with_kernel_parameters(const std::string& cmdline, size_t count);
+
+} // namespace brood::virtio
