@@ -62,6 +62,13 @@ mkdir -p "$ROOT/lane/bin" "$ROOT/lane/assets" "$ROOT/lane/modules" "$ROOT/tmp"
 for b in "${bins[@]}"; do strip --strip-debug -o "$ROOT/lane/bin/${b##*/}" "$b" || cp "$b" "$ROOT/lane/bin/"; done
 cp "$BUILD/guest/brood-test-guest.elf" "$ASSETS/vmlinuz" "$ASSETS/vmlinux" "$ASSETS/initrd.cpio.gz" "$ROOT/lane/assets/"
 cp "$ASSETS"/modules/* "$ROOT/lane/modules/"
+# The Linux images the build makes for devices and the agent (target guest-images).
+if [ "$MODE" = tests ]; then
+  for f in initrd-agent.cpio.gz rootfs.ext4; do
+    [ -s "$BUILD/guest-images/$f" ] || die "$BUILD/guest-images/$f is missing: build the guest-images target"
+    cp "$BUILD/guest-images/$f" "$ROOT/lane/assets/"
+  done
+fi
 
 # Shared libraries of the dynamic programs, at the paths the loader expects.
 copy_libs() {
@@ -102,7 +109,7 @@ else echo "lane: no /dev/kvm in L1"; dmesg | tail -n 20; fi
 (while :; do sleep 10; echo "lane: tick \$(cut -d' ' -f1 /proc/uptime)"; done) &
 cd /tmp
 export BROOD_VMM=/lane/bin/brood-vmm BROOD_TEST_BROODD=/lane/bin/broodd BROOD_TEST_BROOD=/lane/bin/brood
-export BROOD_TEST_GUEST=/lane/assets/brood-test-guest.elf BROOD_ASSETS=/lane/assets
+export BROOD_TEST_GUEST=/lane/assets/brood-test-guest.elf BROOD_ASSETS=/lane/assets BROOD_GUEST_IMAGES=/lane/assets
 # What every process in L1 is waiting on, for a suite that hung.
 dump_l1() {
   echo "lane: --- L1 when \$1 hung: load \$(cat /proc/loadavg) ---"

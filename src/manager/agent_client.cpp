@@ -1,8 +1,9 @@
 #include "manager/agent_client.hpp"
 
+#include <algorithm>
 #include <thread>
 
-#include "manager/vsock_connect.hpp"
+#include "common/vsock_connect.hpp"
 
 namespace brood::manager {
 
@@ -15,16 +16,23 @@ using agent::Clock;
 Result<UniqueFd> connect_agent(const std::string& vsock_socket, int timeout_ms) {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-        int left = static_cast<int>(
-            std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
-        auto fd = connect_vsock(vsock_socket, agent::kPort, left);
+        // Each attempt gets a slice of the time: a socket that will not answer
+        // (a VMM being replaced, a guest without a vsock driver yet) must
+        // not use it all.
+        int left = static_cast<int>(std::clamp<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count(), 1,
+            std::max(250, timeout_ms / 4)));
+        auto fd = connect_vsock(vsock_socket, agent::kPort, std::chrono::milliseconds(left));
         if (fd) return fd;
+        // No VMM socket, no listener on the port, or a guest that does not
+        // answer the handshake: all "not reachable". An answer that is not
+        // the handshake's is a protocol error.
         int e = fd.error().errno_value();
-        bool retry = e == ECONNREFUSED || e == ECONNRESET || e == EAGAIN;
-        if (!retry || Clock::now() + std::chrono::milliseconds(50) >= deadline)
+        bool garbage = e == EPROTO;
+        if (garbage || Clock::now() + std::chrono::milliseconds(50) >= deadline)
             return fail(Error("the guest agent is not reachable within " + std::to_string(timeout_ms) +
                                   " ms: " + fd.error().message(),
-                              retry ? ECONNREFUSED : e));
+                              garbage ? EPROTO : ECONNREFUSED));
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
 }

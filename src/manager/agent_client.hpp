@@ -16,7 +16,8 @@ struct AgentTimeouts {
 
 // Sends `request` to the agent behind `vsock_socket` and returns its answer
 // (which may be an error answer: {"ok": false, ...}). Errors: ECONNREFUSED
-// when the agent could not be reached within connect_ms, ETIMEDOUT when it
+// when the agent could not be reached within connect_ms (no VMM socket,
+// nothing on the port, no answer to the handshake), ETIMEDOUT when it
 // did not answer within answer_ms, EPROTO for an answer that is not a frame.
 [[nodiscard]] Result<agent::Frame> agent_call(const std::string& vsock_socket, const agent::Frame& request,
                                               const AgentTimeouts& timeouts);

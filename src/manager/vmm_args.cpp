@@ -10,6 +10,7 @@ void add_common(std::vector<std::string>& args, const Layout& layout, const Inst
     const std::string& id = record.id;
     args.insert(args.end(), {"--control-socket", layout.control_socket(id), "--serial-log", layout.serial_log(id),
                              "--serial-socket", layout.serial_socket(id)});
+    for (const auto& disk : record.disks) args.insert(args.end(), {"--disk", vmm_disk_arg(disk)});
     // A restore gives the CID again: a fork's differs from its source's.
     if (record.vsock_cid != 0)
         args.insert(args.end(),

@@ -13,7 +13,7 @@ class AgentDaemon : public ::testing::Test {
 protected:
     void SetUp() override {
         if (!have_kvm()) GTEST_SKIP() << "needs /dev/kvm (read-write) to run brood-vmm";
-        daemon.start({"--agent-connect-timeout-ms", "500"});
+        daemon.start({"--agent-connect-timeout-ms", "1500"});
         agent = std::make_unique<test::HostAgent>(daemon.dir(), true);
         bridge = std::make_unique<test::VsockBridge>(agent->socket());
     }

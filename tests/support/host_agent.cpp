@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +40,12 @@ UniqueFd listen_at(const std::string& path) {
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd.get(), 64) != 0)
         throw std::runtime_error("listen on " + path + ": " + std::strerror(errno));
     return fd;
+}
+
+// 0 when there is no file.
+ino_t inode_of(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
 bool send_all(int fd, const char* data, size_t size) {
@@ -109,7 +116,7 @@ VsockBridge::~VsockBridge() {
 void VsockBridge::serve(const std::string& vsock_socket) {
     UniqueFd fd = listen_at(vsock_socket);
     std::lock_guard lock(_mutex);
-    _listeners[vsock_socket] = std::move(fd);
+    _listeners[vsock_socket] = Listener{std::move(fd), inode_of(vsock_socket)};
 }
 
 void VsockBridge::watch(const std::string& guests_dir) {
@@ -133,15 +140,20 @@ void VsockBridge::loop() {
                     std::string sock = entry.path().string() + "/vsock.sock";
                     if (name.empty() || name[0] == '.' || _ignored.count(entry.path().string())) continue;
                     if (!std::filesystem::is_directory(entry.path(), ec)) continue;
-                    if (_listeners.count(sock) && ::access(sock.c_str(), F_OK) == 0) continue;
+                    // Only a socket some VMM bound is taken over: brood-vmm
+                    // refuses to start where another process listens.
+                    auto known = _listeners.find(sock);
+                    ino_t now = inode_of(sock);
+                    if (now == 0 || (known != _listeners.end() && known->second.inode == now)) continue;
                     try {
-                        _listeners[sock] = listen_at(sock);
+                        UniqueFd fd = listen_at(sock);
+                        _listeners[sock] = Listener{std::move(fd), inode_of(sock)};
                     } catch (const std::exception&) { // the directory went away
                         _listeners.erase(sock);
                     }
                 }
             }
-            for (auto& [path, l] : _listeners) fds.push_back({l.get(), POLLIN, 0});
+            for (auto& [path, l] : _listeners) fds.push_back({l.fd.get(), POLLIN, 0});
         }
         ::poll(fds.data(), fds.size(), 10);
         for (const auto& p : fds) {

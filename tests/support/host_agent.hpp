@@ -52,9 +52,9 @@ public:
 
     // Listens on `vsock_socket` (replacing any file there).
     void serve(const std::string& vsock_socket);
-    // Also serves DIR/<id>/vsock.sock for every instance directory that
-    // appears in `guests_dir` from now on (forks), and listens again where
-    // broodd removed the socket file (as it does before a VMM starts).
+    // Also takes over DIR/<id>/vsock.sock for every instance directory that
+    // appears in `guests_dir` from now on (forks), once its VMM has bound it
+    // (and again if a new VMM binds it again).
     void watch(const std::string& guests_dir);
     // Answers the handshake and then forwards nothing: an agent that hangs.
     void stall(bool on) { _stall = on; }
@@ -66,7 +66,11 @@ private:
 
     std::string _agent_socket;
     std::mutex _mutex;
-    std::map<std::string, UniqueFd> _listeners; // by socket path
+    struct Listener {
+        UniqueFd fd;
+        ino_t inode = 0; // of the socket file we bound
+    };
+    std::map<std::string, Listener> _listeners; // by socket path
     std::set<std::string> _ignored;             // instance directories that were there before watch()
     std::string _watched;
     std::atomic<bool> _stop{false};
