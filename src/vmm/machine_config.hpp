@@ -21,8 +21,8 @@ struct DiskShape {
 struct MachineConfig {
     uint64_t memory_bytes = 0;
     uint32_t vcpus = 0;
-    std::vector<DiskShape> disks; // block devices, in virtio-mmio slot order
     std::string boot_description; // JSON: kernel, initrd, cmdline of the original boot
+    std::vector<DiskShape> disks; // block devices, in virtio-mmio slot order
 
     MachineConfig save() const { return *this; }
     // A restored machine is built from this section: it must describe it.

@@ -42,7 +42,7 @@ struct Components {
     Registry registry;
 
     explicit Components(uint32_t n) : vcpus(n) {
-        config = {256ull << 20, n, ""};
+        config = {256ull << 20, n, "", {{1 << 20, true}}};
         for (uint32_t i = 0; i < n; ++i) vcpus[i].value.index = i;
         registry.add<MachineConfigCodec>(config);
         registry.add<kvm::VmStateCodec>(vm);
@@ -142,7 +142,7 @@ TEST(SnapshotFormat, NewerSectionVersionAndUnknownSectionsAreRefused) {
     auto sections = decode_state_file(sample(1));
     ASSERT_TRUE(sections);
     auto newer = *sections;
-    newer[0].version = 2;
+    newer[0].version = MachineConfigCodec::kind.version + 1;
     auto r = restore_sections(newer, 1);
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message().find("newer than supported"), std::string::npos);
