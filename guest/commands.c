@@ -5,6 +5,7 @@
 #include "layout.h"
 #include "memtest.h"
 #include "smp.h"
+#include "virtio_blk.h"
 
 #define MAX_ARGS 4
 #define MAX_SLEEP_MS 3600000ul
@@ -69,6 +70,20 @@ static void cmd_sleep(struct line *out, int argc, char **argv)
 	line_dec(out, ms);
 }
 
+static void cmd_disk_io(struct line *out, int argc, char **argv, int verify)
+{
+	u64 sector, count, seed;
+
+	if (argc != 4 || parse_u64(argv[1], &sector) || parse_u64(argv[2], &count) || parse_u64(argv[3], &seed)) {
+		error(out, verify ? "usage: dverify <sector> <count> <seed>" : "usage: dwrite <sector> <count> <seed>");
+		return;
+	}
+	if (verify)
+		blk_verify_command(out, sector, count, seed);
+	else
+		blk_write_command(out, sector, count, seed);
+}
+
 static int split(char *s, char **argv)
 {
 	int argc = 0;
@@ -115,6 +130,18 @@ void command_run(char *s)
 		}
 	} else if (str_eq(argv[0], "sleep")) {
 		cmd_sleep(&out, argc, argv);
+	} else if (str_eq(argv[0], "disk")) {
+		if (argc == 1)
+			blk_init_command(&out);
+		else
+			error(&out, "usage: disk");
+	} else if (str_eq(argv[0], "dwrite") || str_eq(argv[0], "dverify")) {
+		cmd_disk_io(&out, argc, argv, argv[0][1] == 'v');
+	} else if (str_eq(argv[0], "dflush")) {
+		if (argc == 1)
+			blk_flush_command(&out);
+		else
+			error(&out, "usage: dflush");
 	} else if (str_eq(argv[0], "poweroff")) {
 		power_off();
 	} else if (str_eq(argv[0], "reboot")) {

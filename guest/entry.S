@@ -108,7 +108,7 @@ gdt_desc:
 /*
  * Identity map of the first 4 GiB with 2 MiB pages: PML4 -> PDPT -> 4 PDs.
  * Accessed and dirty bits are preset so the page walker never writes them.
- * The top 32 MiB (IOAPIC, LAPIC) is uncached.
+ * The MMIO gap from 3 GiB (virtio-mmio devices, IOAPIC, LAPIC) is uncached.
  */
 #define PTE_TABLE 0x23          /* present, writable, accessed */
 #define PDE_2M    0xE3          /* present, writable, accessed, dirty, 2M */
@@ -135,7 +135,7 @@ pdpt:
 pd0:
 	.set page, 0
 	.rept 2048
-	.if page >= 0xFE000000
+	.if page >= 0xC0000000
 	.quad page + PDE_2M + PDE_UC
 	.else
 	.quad page + PDE_2M

@@ -1,0 +1,111 @@
+// The test guest drives a virtio-blk queue: writes and reads sectors of a
+// --disk, read-only disks, overlays, and a snapshot taken between requests.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/disk_overlay.hpp"
+#include "kvm_fixture.hpp"
+#include "snapshot_helpers.hpp"
+
+namespace brood::test {
+namespace {
+
+constexpr uint64_t kDiskBytes = 4 << 20;
+
+class DiskTest : public KvmTest {
+protected:
+    std::string make_disk(const std::string& name, uint64_t bytes = kDiskBytes) {
+        std::string p = path(name);
+        std::ofstream out(p, std::ios::binary);
+        std::vector<char> zeros(bytes, 0);
+        out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+        return p;
+    }
+};
+
+TEST_F(DiskTest, GuestWritesAndReadsSectors) {
+    auto disk = make_disk("disk.img");
+    {
+        auto vm = boot_guest(64, 1, subdir("vm"), {"--disk", disk});
+        EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+        EXPECT_EQ(ask(vm, "dwrite 0 8 1", "dwrite"), "dwrite ok");
+        EXPECT_EQ(ask(vm, "dwrite 8184 8 2", "dwrite"), "dwrite ok") << "the last sectors";
+        EXPECT_EQ(ask(vm, "dverify 0 8 1", "dverify"), "dverify ok");
+        EXPECT_EQ(ask(vm, "dverify 8184 8 2", "dverify"), "dverify ok");
+        EXPECT_EQ(ask(vm, "dverify 0 8 2", "dverify"), "dverify bad byte=0") << "another seed's pattern";
+        EXPECT_EQ(ask(vm, "dverify 8190 8 2", "dverify"), "dverify status=1") << "past the end: IOERR";
+        EXPECT_EQ(ask(vm, "dflush", "dflush"), "dflush ok");
+        EXPECT_EQ(ask(vm, "ping", "pong"), "pong");
+    }
+    // What the guest wrote is in the file.
+    std::ifstream in(disk, std::ios::binary);
+    std::vector<char> bytes(kDiskBytes);
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    EXPECT_NE(std::count(bytes.begin(), bytes.begin() + 4096, 0), 4096);
+    EXPECT_EQ(std::count(bytes.begin() + 4096, bytes.end() - 4096, 0), static_cast<long>(kDiskBytes - 8192));
+}
+
+TEST_F(DiskTest, ReadOnlyDiskRefusesWrites) {
+    auto disk = make_disk("disk.img");
+    auto before = file_digest(disk);
+    auto vm = boot_guest(64, 1, subdir("vm"), {"--disk", disk + ",ro"});
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 ro");
+    EXPECT_EQ(ask(vm, "dwrite 0 1 1", "dwrite"), "dwrite status=1");
+    EXPECT_EQ(ask(vm, "dverify 0 1 1", "dverify"), "dverify bad byte=0") << "zeros, not the pattern";
+    vm.kill_now();
+    EXPECT_EQ(file_digest(disk), before);
+}
+
+TEST_F(DiskTest, OverlayKeepsTheBaseUnwritten) {
+    auto base = make_disk("base.img");
+    auto before = file_digest(base);
+    ASSERT_TRUE(overlay::create(path("layer.ovl"), kDiskBytes));
+    {
+        auto vm = boot_guest(64, 1, subdir("vm"), {"--disk", path("layer.ovl") + ",base=" + base});
+        EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+        EXPECT_EQ(ask(vm, "dwrite 100 16 7", "dwrite"), "dwrite ok");
+        EXPECT_EQ(ask(vm, "dverify 100 16 7", "dverify"), "dverify ok");
+    }
+    EXPECT_EQ(file_digest(base), before);
+}
+
+TEST_F(DiskTest, BadDiskArgumentsAreRefused) {
+    auto missing = run_vmm({"boot", "--kernel", test_guest_path(), "--disk", path("missing.img")});
+    EXPECT_EQ(missing.exit_code, 2) << missing.stderr_text;
+    EXPECT_NE(missing.stderr_text.find("missing.img"), std::string::npos) << missing.stderr_text;
+    auto odd = make_disk("odd.img", 1000);
+    auto r = run_vmm({"boot", "--kernel", test_guest_path(), "--disk", odd});
+    EXPECT_NE(r.stderr_text.find("multiple of 512"), std::string::npos) << r.stderr_text;
+    r = run_vmm({"boot", "--kernel", test_guest_path(), "--disk", odd + ",rw"});
+    EXPECT_NE(r.stderr_text.find("unknown option"), std::string::npos) << r.stderr_text;
+}
+
+TEST_F(DiskTest, SnapshotBetweenRequestsCarriesOn) {
+    auto disk = make_disk("disk.img");
+    auto vm = boot_guest(64, 1, subdir("source"), {"--disk", disk});
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+    EXPECT_EQ(ask(vm, "dwrite 0 4 3", "dwrite"), "dwrite ok");
+    auto snap = take_snapshot(vm, path("state"), path("memory"));
+    ASSERT_TRUE(snap) << snap.error().message();
+    vm.kill_now();
+
+    // The state file recorded the disk: a restore needs one of that shape.
+    auto none = run_vmm({"restore", "--state", path("state"), "--memory", path("memory")});
+    EXPECT_NE(none.stderr_text.find("1 disks, 0 given"), std::string::npos) << none.stderr_text;
+    auto ro = run_vmm({"restore", "--state", path("state"), "--memory", path("memory"), "--disk", disk + ",ro"});
+    EXPECT_NE(ro.stderr_text.find("read-only"), std::string::npos) << ro.stderr_text;
+    auto small = make_disk("small.img", kDiskBytes / 2);
+    auto sized = run_vmm({"restore", "--state", path("state"), "--memory", path("memory"), "--disk", small});
+    EXPECT_NE(sized.stderr_text.find("bytes"), std::string::npos) << sized.stderr_text;
+
+    auto restored = restore(path("state"), path("memory"), "file", subdir("restored"), {"--disk", disk});
+    ASSERT_TRUE(restored) << restored.error().message();
+    EXPECT_EQ(ask(*restored, "dverify 0 4 3", "dverify"), "dverify ok");
+    EXPECT_EQ(ask(*restored, "dwrite 64 4 5", "dwrite"), "dwrite ok");
+    EXPECT_EQ(ask(*restored, "dverify 64 4 5", "dverify"), "dverify ok");
+}
+
+} // namespace
+} // namespace brood::test
