@@ -7,6 +7,14 @@ namespace brood::api {
 
 using manager::ErrorKind;
 
+namespace {
+nlohmann::json disks_json(const std::vector<manager::DiskRecord>& disks) {
+    auto out = nlohmann::json::array();
+    for (const auto& d : disks) out.push_back(manager::to_json(d));
+    return out;
+}
+} // namespace
+
 nlohmann::json instance_json(const manager::InstanceView& view) {
     const auto& r = view.record;
     nlohmann::json j{
@@ -33,6 +41,7 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
     } else {
         j["last_exit"] = nullptr;
     }
+    j["disks"] = disks_json(r.disks);
     j["template_id"] = r.template_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.template_id);
     if (r.pending_op != manager::PendingOp::none) j["pending_op"] = std::string(to_string(r.pending_op));
     return j;
@@ -52,6 +61,7 @@ nlohmann::json template_json(const manager::TemplateRecord& r) {
         {"kernel", r.kernel},
         {"hypervisor", r.hypervisor},
         {"hypervisor_version", r.hypervisor_version},
+        {"disks", disks_json(r.disks)},
     };
 }
 

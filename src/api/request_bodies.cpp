@@ -37,12 +37,34 @@ BodyError string_field(const json& body, const char* key, bool required, std::st
     return std::nullopt;
 }
 
+// disks: [{"path": string, "read_only"?: bool}]; files are checked by the manager.
+BodyError disks_field(const json& body, std::vector<manager::DiskRecord>& out) {
+    if (!body.contains("disks")) return std::nullopt;
+    const json& disks = body.at("disks");
+    if (!disks.is_array()) return bad_request("disks must be an array of {\"path\", \"read_only\"} objects");
+    for (size_t i = 0; i < disks.size(); ++i) {
+        const json& d = disks[i];
+        std::string what = "disks[" + std::to_string(i) + "]";
+        if (!d.is_object()) return bad_request(what + " must be an object");
+        for (const auto& [key, value] : d.items()) {
+            (void)value;
+            if (key != "path" && key != "read_only") return bad_request(what + " has an unknown field: " + key);
+        }
+        if (!d.contains("path") || !d["path"].is_string()) return bad_request(what + ".path is required (a string)");
+        if (d.contains("read_only") && !d["read_only"].is_boolean())
+            return bad_request(what + ".read_only must be a boolean");
+        out.push_back({d["path"].get<std::string>(), d.value("read_only", false), ""});
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 BodyError parse_create_body(const std::string& text, manager::CreateSpec& spec) {
     json body = parse_object(text);
-    if (auto bad = reject_unknown_fields(body, {"name", "kernel", "initrd", "cmdline", "memory_mib", "vcpus"}))
+    if (auto bad = reject_unknown_fields(body, {"name", "kernel", "initrd", "cmdline", "memory_mib", "vcpus", "disks"}))
         return bad;
+    if (auto bad = disks_field(body, spec.disks)) return bad;
     if (auto bad = string_field(body, "name", true, spec.name)) return bad;
     if (auto bad = string_field(body, "kernel", true, spec.kernel)) return bad;
     if (auto bad = string_field(body, "initrd", false, spec.initrd)) return bad;

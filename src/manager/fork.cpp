@@ -158,6 +158,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     record.cmdline = source.cmdline;
     record.memory_mib = source.memory_mib;
     record.vcpus = source.vcpus;
+    record.disks = source.disks;
     record.created_at = record.updated_at = now_rfc3339();
     record.state = plan.copy_snapshot ? State::standby : State::stopped;
     record.source_instance_id = source.id;
@@ -185,8 +186,15 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     CopyOptions options;
     if (!plan.copy_snapshot) options.skip_rel_paths.insert("snapshots");
     if (!plan.link_memory_to.empty()) options.skip_rel_paths.insert(kMemoryRel);
+    options.skip_rel_paths.insert("disks"); // each fork gets its own below
     TRY(fork_fault(ForkStep::copy_dir, name));
     TRY(copy_instance_dir(_layout.instance_dir(source.id), staging, options));
+    // A template's forks share its disks as read-only bases; other forks copy them.
+    record.disks = TRY(fork_disks(source.disks, staging, _layout.instance_dir(record.id), !plan.template_id.empty()));
+    {
+        std::lock_guard lock(instance->mutex);
+        instance->record.disks = record.disks;
+    }
     if (!plan.link_memory_to.empty()) {
         TRY(fork_fault(ForkStep::link_memory, name));
         if (::symlink(plan.link_memory_to.c_str(), (staging + "/" + kMemoryRel).c_str()) != 0)

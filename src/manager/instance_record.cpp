@@ -62,6 +62,8 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"source_instance_id", r.source_instance_id},
     };
     j["last_exit"] = r.last_exit ? exit_to_json(*r.last_exit) : nlohmann::json(nullptr);
+    j["disks"] = nlohmann::json::array();
+    for (const auto& d : r.disks) j["disks"].push_back(to_json(d));
     return j;
 }
 
@@ -85,6 +87,8 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     r.template_id = j.value("template_id", "");
     r.source_instance_id = j.value("source_instance_id", "");
     if (j.contains("last_exit") && j["last_exit"].is_object()) r.last_exit = exit_from_json(j["last_exit"]);
+    if (j.contains("disks"))
+        for (const auto& d : j.at("disks")) r.disks.push_back(disk_from_json(d));
     return r;
 }
 

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/result.hpp"
+#include "manager/disk_record.hpp"
 #include "manager/instance_state.hpp"
 #include "manager/pending_op.hpp"
 
@@ -29,6 +31,7 @@ struct InstanceRecord {
     std::string cmdline;
     uint32_t memory_mib = 128;
     uint32_t vcpus = 1;
+    std::vector<DiskRecord> disks; // virtio-blk devices, in order
     std::string created_at;
     std::string updated_at;
 

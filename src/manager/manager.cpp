@@ -16,6 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// brood-vmm's virtio-mmio slots.
+constexpr size_t kMaxDisks = 6;
+
 OpResult<std::string> check_file(const std::string& what, const std::string& path) {
     if (path.empty()) return bad_request(what + " is required");
     if (path.front() != '/') return bad_request(what + " must be an absolute path: " + path);
@@ -77,6 +80,9 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
     InstanceRecord record;
     record.kernel = TRY(check_file("kernel", spec.kernel));
     if (!spec.initrd.empty()) record.initrd = TRY(check_file("initrd", spec.initrd));
+    if (spec.disks.size() > kMaxDisks)
+        return bad_request("at most " + std::to_string(kMaxDisks) + " disks, got " + std::to_string(spec.disks.size()));
+    for (size_t i = 0; i < spec.disks.size(); ++i) record.disks.push_back(TRY(check_disk(spec.disks[i], i)));
     record.name = spec.name;
     record.cmdline = spec.cmdline;
     record.memory_mib = static_cast<uint32_t>(spec.memory_mib);

@@ -76,6 +76,7 @@ struct CreateSpec {
     std::string cmdline;
     int64_t memory_mib = 128;
     int64_t vcpus = 1;
+    std::vector<DiskRecord> disks; // path and read_only; checked by create
 };
 
 // What the daemon found and repaired when it opened the data directory.

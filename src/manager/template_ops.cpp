@@ -57,6 +57,8 @@ OpResult<TemplateRecord> Manager::create_template(const TemplateSpec& spec) {
         record.memory_mib = view.record.memory_mib;
         record.vcpus = view.record.vcpus;
         record.kernel = view.record.kernel;
+        record.disks = view.record.disks;
+        for (auto& d : record.disks) d.read_only = true;
         record.hypervisor_version = BROOD_VERSION;
         std::error_code ec;
         record.memory_path = fs::canonical(_layout.snapshot_memory(source->id), ec).string();

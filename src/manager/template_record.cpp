@@ -7,7 +7,7 @@
 namespace brood::manager {
 
 nlohmann::json to_json(const TemplateRecord& r) {
-    return nlohmann::json{
+    nlohmann::json j{
         {"format_version", 1},    {"id", r.id},
         {"name", r.name},         {"source_instance_id", r.source_instance_id},
         {"fork_count", r.fork_count}, {"created_at", r.created_at},
@@ -17,6 +17,9 @@ nlohmann::json to_json(const TemplateRecord& r) {
         {"hypervisor_version", r.hypervisor_version},
         {"memory_path", r.memory_path},
     };
+    j["disks"] = nlohmann::json::array();
+    for (const auto& d : r.disks) j["disks"].push_back(to_json(d));
+    return j;
 }
 
 TemplateRecord template_from_json(const nlohmann::json& j) {
@@ -34,6 +37,8 @@ TemplateRecord template_from_json(const nlohmann::json& j) {
     r.hypervisor = j.value("hypervisor", "brood-vmm");
     r.hypervisor_version = j.value("hypervisor_version", "");
     r.memory_path = j.value("memory_path", "");
+    if (j.contains("disks"))
+        for (const auto& d : j.at("disks")) r.disks.push_back(disk_from_json(d));
     return r;
 }
 

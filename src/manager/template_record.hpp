@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/result.hpp"
+#include "manager/disk_record.hpp"
 
 namespace brood::manager {
 
@@ -27,6 +29,8 @@ struct TemplateRecord {
     std::string hypervisor_version; // the brood-vmm release that wrote the snapshot
     // The canonical memory file forks link to (the source's snapshot memory).
     std::string memory_path;
+    // The source's disks, which its forks use as read-only bases (or reflink).
+    std::vector<DiskRecord> disks;
 };
 
 nlohmann::json to_json(const TemplateRecord& record);

@@ -6,9 +6,11 @@ namespace brood::manager {
 
 namespace {
 
-void add_common(std::vector<std::string>& args, const Layout& layout, const std::string& id) {
+void add_common(std::vector<std::string>& args, const Layout& layout, const InstanceRecord& record) {
+    const std::string& id = record.id;
     args.insert(args.end(), {"--control-socket", layout.control_socket(id), "--serial-log", layout.serial_log(id),
                              "--serial-socket", layout.serial_socket(id)});
+    for (const auto& disk : record.disks) args.insert(args.end(), {"--disk", vmm_disk_arg(disk)});
 }
 
 // Forks' memory files are symlinks to a template's file: hand the VMM the
@@ -26,7 +28,7 @@ std::vector<std::string> boot_args(const Layout& layout, const InstanceRecord& r
     if (!record.initrd.empty()) args.insert(args.end(), {"--initrd", record.initrd});
     if (!record.cmdline.empty()) args.insert(args.end(), {"--cmdline", record.cmdline});
     args.insert(args.end(), {"--memory-mib", std::to_string(record.memory_mib), "--vcpus", std::to_string(record.vcpus)});
-    add_common(args, layout, record.id);
+    add_common(args, layout, record);
     return args;
 }
 
@@ -39,7 +41,7 @@ std::vector<std::string> restore_args(const Layout& layout, const InstanceRecord
                                   resolved(layout.snapshot_memory(record.id)),
                                   "--backend",
                                   std::string(to_string(backend))};
-    add_common(args, layout, record.id);
+    add_common(args, layout, record);
     return args;
 }
 
