@@ -71,6 +71,18 @@ TEST_F(DiskTest, OverlayKeepsTheBaseUnwritten) {
     EXPECT_EQ(file_digest(base), before);
 }
 
+TEST_F(DiskTest, HostileChainStopsTheDeviceNotTheVm) {
+    auto disk = make_disk("disk.img");
+    auto vm = boot_guest(64, 1, subdir("vm"), {"--disk", disk});
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+    EXPECT_EQ(ask(vm, "dwrite 0 1 4", "dwrite"), "dwrite ok");
+    EXPECT_EQ(ask(vm, "dbad", "dbad"), "dbad needs-reset config-interrupt=1");
+    EXPECT_EQ(ask(vm, "ping", "pong"), "pong") << "the VM carries on";
+    // A reset brings the device back.
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+    EXPECT_EQ(ask(vm, "dverify 0 1 4", "dverify"), "dverify ok");
+}
+
 TEST_F(DiskTest, BadDiskArgumentsAreRefused) {
     auto missing = run_vmm({"boot", "--kernel", test_guest_path(), "--disk", path("missing.img")});
     EXPECT_EQ(missing.exit_code, 2) << missing.stderr_text;
