@@ -138,6 +138,11 @@ void command_run(char *s)
 			error(&out, "usage: disk");
 	} else if (str_eq(argv[0], "dwrite") || str_eq(argv[0], "dverify")) {
 		cmd_disk_io(&out, argc, argv, argv[0][1] == 'v');
+	} else if (str_eq(argv[0], "dbad")) {
+		if (argc == 1)
+			blk_hostile_command(&out);
+		else
+			error(&out, "usage: dbad");
 	} else if (str_eq(argv[0], "dflush")) {
 		if (argc == 1)
 			blk_flush_command(&out);

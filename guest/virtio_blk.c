@@ -257,3 +257,31 @@ void blk_flush_command(struct line *out)
 	}
 	report(out, "dflush", submit(T_FLUSH, 0, 0));
 }
+
+void blk_hostile_command(struct line *out)
+{
+	u64 start;
+
+	if (!ready) {
+		line_str(out, "error: run disk first");
+		return;
+	}
+	/* A chain that loops on itself: the device must stop, not spin. */
+	q.desc[0] = (struct desc){(u64)&req, sizeof(req), D_NEXT, 0};
+	q.avail.ring[q.avail.idx % QSIZE] = 0;
+	barrier();
+	q.avail.idx++;
+	barrier();
+	wr(R_QUEUE_NOTIFY, 0);
+	start = rdtsc();
+	while (!(rd(R_STATUS) & S_NEEDS_RESET)) {
+		if (rdtsc() - start > POLL_CYCLES) {
+			line_str(out, "dbad timeout");
+			return;
+		}
+		__asm__ volatile("pause");
+	}
+	ready = 0; /* `disk` resets and initialises it again */
+	line_str(out, "dbad needs-reset config-interrupt=");
+	line_dec(out, (rd(0x060) >> 1) & 1);
+}

@@ -19,5 +19,8 @@ void blk_init_command(struct line *out);
 void blk_write_command(struct line *out, u64 sector, u64 count, u64 seed);
 void blk_verify_command(struct line *out, u64 sector, u64 count, u64 seed);
 void blk_flush_command(struct line *out);
+/* `dbad`: makes a looping descriptor chain available and waits for the
+ * device to ask for a reset. */
+void blk_hostile_command(struct line *out);
 
 #endif

@@ -13,6 +13,8 @@
 #include "vmm/kvm/vm.hpp"
 #include "vmm/machine_config.hpp"
 #include "vmm/snapshot/state_file.hpp"
+#include "vmm/virtio/device.hpp"
+#include "vmm/virtio/transport_state.hpp"
 
 namespace brood::snapshot {
 uint32_t crc32(std::span<const uint8_t> data);
@@ -39,6 +41,10 @@ void decode_all(std::span<const uint8_t> raw) {
         try_codec<brood::devices::SerialCodec>(section);
         try_codec<brood::devices::I8042Codec>(section);
         try_codec<brood::devices::AcpiPmCodec>(section);
+        if (section.id == brood::virtio::section_id::kBlock) {
+            ByteReader reader(section.payload, "virtio-block");
+            (void)brood::virtio::decode_transport(reader);
+        }
     }
 }
 

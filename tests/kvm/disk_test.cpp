@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "common/disk_overlay.hpp"
 #include "kvm_fixture.hpp"
@@ -13,6 +15,36 @@ namespace brood::test {
 namespace {
 
 constexpr uint64_t kDiskBytes = 4 << 20;
+
+uint32_t crc32_ieee(const std::string& bytes) {
+    uint32_t crc = 0xffffffff;
+    for (unsigned char c : bytes) {
+        crc ^= c;
+        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320 & (0 - (crc & 1)));
+    }
+    return ~crc;
+}
+
+// Rewrites 8 bytes at `offset` into the payload of the first section with
+// id `section`, and fixes the file's checksum (docs/snapshot-format.md).
+std::string patch_section(std::string state, uint32_t section, size_t offset, uint64_t value) {
+    size_t at = 8 + 4 + 4 + 4;
+    while (at + 16 <= state.size() - 4) {
+        uint32_t id;
+        uint64_t len;
+        std::memcpy(&id, &state[at], 4);
+        std::memcpy(&len, &state[at + 8], 8);
+        if (id == section) {
+            std::memcpy(&state[at + 16 + offset], &value, 8);
+            uint32_t crc = crc32_ieee(state.substr(0, state.size() - 4));
+            std::memcpy(&state[state.size() - 4], &crc, 4);
+            return state;
+        }
+        at += 16 + len;
+    }
+    ADD_FAILURE() << "no section " << section;
+    return state;
+}
 
 class DiskTest : public KvmTest {
 protected:
@@ -71,6 +103,18 @@ TEST_F(DiskTest, OverlayKeepsTheBaseUnwritten) {
     EXPECT_EQ(file_digest(base), before);
 }
 
+TEST_F(DiskTest, HostileChainStopsTheDeviceNotTheVm) {
+    auto disk = make_disk("disk.img");
+    auto vm = boot_guest(64, 1, subdir("vm"), {"--disk", disk});
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+    EXPECT_EQ(ask(vm, "dwrite 0 1 4", "dwrite"), "dwrite ok");
+    EXPECT_EQ(ask(vm, "dbad", "dbad"), "dbad needs-reset config-interrupt=1");
+    EXPECT_EQ(ask(vm, "ping", "pong"), "pong") << "the VM carries on";
+    // A reset brings the device back.
+    EXPECT_EQ(ask(vm, "disk", "disk "), "disk sectors=8192 rw");
+    EXPECT_EQ(ask(vm, "dverify 0 1 4", "dverify"), "dverify ok");
+}
+
 TEST_F(DiskTest, BadDiskArgumentsAreRefused) {
     auto missing = run_vmm({"boot", "--kernel", test_guest_path(), "--disk", path("missing.img")});
     EXPECT_EQ(missing.exit_code, 2) << missing.stderr_text;
@@ -99,6 +143,15 @@ TEST_F(DiskTest, SnapshotBetweenRequestsCarriesOn) {
     auto small = make_disk("small.img", kDiskBytes / 2);
     auto sized = run_vmm({"restore", "--state", path("state"), "--memory", path("memory"), "--disk", small});
     EXPECT_NE(sized.stderr_text.find("bytes"), std::string::npos) << sized.stderr_text;
+
+    // A hostile state file: the queue's used ring outside guest RAM.
+    std::ifstream in(path("state"), std::ios::binary);
+    std::string state((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    constexpr size_t kUsedAddrOffset = 58; // transport fields, queue count, size, ready, desc, avail
+    std::ofstream(path("hostile"), std::ios::binary) << patch_section(state, 16, kUsedAddrOffset, 1ULL << 40);
+    auto hostile = run_vmm({"restore", "--state", path("hostile"), "--memory", path("memory"), "--disk", disk});
+    EXPECT_EQ(hostile.exit_code, 2) << hostile.stderr_text;
+    EXPECT_NE(hostile.stderr_text.find("used ring"), std::string::npos) << hostile.stderr_text;
 
     auto restored = restore(path("state"), path("memory"), "file", subdir("restored"), {"--disk", disk});
     ASSERT_TRUE(restored) << restored.error().message();

@@ -7,10 +7,12 @@
 // configuration, interrupts and the device's snapshot section; the device
 // owns its config space and what it does with the buffers.
 //
-// Threads: config-space accesses come from vCPU threads; everything else
-// (activate, process_queue, fd callbacks, quiesce, reset) runs on the
-// machine's one I/O thread, with the transport's lock held, so a device
-// needs no lock of its own unless its config space changes at run time.
+// Threads: every call into a device holds the transport's lock, so a
+// device needs no lock of its own for what only these calls touch.
+// process_queue, fd callbacks and quiesce run on the machine's one I/O
+// thread; config-space accesses, and activate and reset (the driver writing
+// the status register), come from vCPU threads; restore and teardown from
+// the VMM's main thread. Slow work belongs in process_queue.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +75,7 @@ public:
 
     // The driver set DRIVER_OK with these features (or a snapshot taken
     // after that was restored). The context stays valid until reset().
+    // Queues made available before this are processed right after.
     virtual Result<void> activate(DeviceContext& context, uint64_t acked_features) = 0;
     // The driver notified queue `index` (or kick() asked for it). Pop what
     // is available, push it used, signal_used(). An error means the guest
