@@ -15,6 +15,7 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
         {"state", std::string(manager::to_string(view.state))},
         {"memory_mib", r.memory_mib},
         {"vcpus", r.vcpus},
+        {"vsock_cid", r.vsock_cid},
         {"kernel", r.kernel},
         {"initrd", r.initrd},
         {"cmdline", r.cmdline},

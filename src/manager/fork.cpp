@@ -165,6 +165,11 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
 
     TRY(fork_fault(ForkStep::reserve_name, name));
     TRY(_registry.reserve_name(name));
+    record.vsock_cid = _registry.reserve_cid();
+    if (record.vsock_cid == 0) {
+        _registry.release_name(name);
+        return internal("no vsock CID is left");
+    }
     std::string staging = _layout.creating_dir(record.id);
     bool counted = false;
     auto instance = std::make_shared<Instance>(record);
@@ -176,6 +181,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
         fs::remove_all(staging, ec);
         fs::remove_all(_layout.instance_dir(record.id), ec);
         _registry.release_name(name);
+        _registry.release_cid(record.vsock_cid);
         if (counted) (void)_templates.add_forks(record.template_id, -1);
     });
     TRY(fork_fault(ForkStep::make_staging, name));

@@ -52,6 +52,7 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"cmdline", r.cmdline},
         {"memory_mib", r.memory_mib},
         {"vcpus", r.vcpus},
+        {"vsock_cid", r.vsock_cid},
         {"created_at", r.created_at},
         {"updated_at", r.updated_at},
         {"state", std::string(to_string(r.state))},
@@ -74,6 +75,7 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     r.cmdline = j.value("cmdline", "");
     r.memory_mib = j.at("memory_mib").get<uint32_t>();
     r.vcpus = j.at("vcpus").get<uint32_t>();
+    r.vsock_cid = j.value("vsock_cid", uint32_t{0});
     r.created_at = j.value("created_at", "");
     r.updated_at = j.value("updated_at", "");
     auto state = state_from_string(j.at("state").get<std::string>());

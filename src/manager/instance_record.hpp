@@ -29,6 +29,10 @@ struct InstanceRecord {
     std::string cmdline;
     uint32_t memory_mib = 128;
     uint32_t vcpus = 1;
+    // The guest's vsock address: unique among the daemon's instances, kept
+    // for the instance's life; every fork gets its own. 0: none yet (a
+    // record from before vsock), the daemon assigns one when it loads it.
+    uint32_t vsock_cid = 0;
     std::string created_at;
     std::string updated_at;
 

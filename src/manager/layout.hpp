@@ -25,6 +25,8 @@ public:
     std::string vmm_log(const std::string& id) const { return logs_dir(id) + "/vmm.log"; }
     std::string control_socket(const std::string& id) const { return instance_dir(id) + "/control.sock"; }
     std::string serial_socket(const std::string& id) const { return instance_dir(id) + "/serial.sock"; }
+    // The VMM's vsock socket: host programs connect and write "CONNECT <port>\n".
+    std::string vsock_socket(const std::string& id) const { return instance_dir(id) + "/vsock.sock"; }
     std::string snapshots_dir(const std::string& id) const { return instance_dir(id) + "/snapshots"; }
     std::string snapshot_dir(const std::string& id) const { return snapshots_dir(id) + "/snapshot-latest"; }
     std::string snapshot_state(const std::string& id) const { return snapshot_dir(id) + "/state"; }

@@ -86,6 +86,11 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
     record.state = State::created;
 
     TRY(_registry.reserve_name(spec.name));
+    record.vsock_cid = _registry.reserve_cid();
+    if (record.vsock_cid == 0) {
+        _registry.release_name(spec.name);
+        return internal("no vsock CID is left");
+    }
     // Assemble the directory aside and rename it in: a crash leaves either
     // nothing or a complete instance (reconcile removes .creating-*).
     std::string staging = _layout.creating_dir(record.id);
@@ -93,6 +98,7 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
         std::error_code ignored;
         fs::remove_all(staging, ignored);
         _registry.release_name(spec.name);
+        _registry.release_cid(record.vsock_cid);
     };
     std::error_code ec;
     fs::create_directories(staging + "/logs", ec);
@@ -211,6 +217,7 @@ std::string Manager::metrics_text() const {
 void Manager::remove_sockets(const std::string& id) const {
     ::unlink(_layout.control_socket(id).c_str());
     ::unlink(_layout.serial_socket(id).c_str());
+    ::unlink(_layout.vsock_socket(id).c_str());
 }
 
 } // namespace brood::manager

@@ -165,6 +165,9 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
     }
     log_reconcile(r.name, pending_name, decision, std::string(to_string(r.state)));
     r.pending_op = PendingOp::none;
+    // A record from before vsock, or one whose CID another holds (a copied
+    // directory): a new CID, used from the next start or restore.
+    if (!_registry.cid_free(r.vsock_cid)) r.vsock_cid = _registry.reserve_cid();
     instance->vmm = vmm;
     instance->paused = vmm && paused;
     (void)update_record(*instance, [](InstanceRecord&) {});

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,16 @@ public:
     void insert(std::shared_ptr<Instance> instance);
     void erase(const std::string& id);
 
+    // vsock CIDs: the lowest free one (from 3) is held for a new instance
+    // until insert() or release_cid(); 0 when none is left.
+    uint32_t reserve_cid();
+    void release_cid(uint32_t cid);
+    // Whether a loaded record's CID may be kept: set, and no other holds it.
+    bool cid_free(uint32_t cid) const;
+
 private:
     mutable std::mutex _mutex;
+    std::set<uint32_t> _cids; // held by an instance or reserved
     std::map<std::string, std::shared_ptr<Instance>> _by_id;
     std::map<std::string, std::string> _names; // name -> id ("" while reserved)
 };

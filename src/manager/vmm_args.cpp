@@ -6,9 +6,14 @@ namespace brood::manager {
 
 namespace {
 
-void add_common(std::vector<std::string>& args, const Layout& layout, const std::string& id) {
+void add_common(std::vector<std::string>& args, const Layout& layout, const InstanceRecord& record) {
+    const std::string& id = record.id;
     args.insert(args.end(), {"--control-socket", layout.control_socket(id), "--serial-log", layout.serial_log(id),
                              "--serial-socket", layout.serial_socket(id)});
+    // A restore gives the CID again: a fork's differs from its source's.
+    if (record.vsock_cid != 0)
+        args.insert(args.end(),
+                    {"--vsock-cid", std::to_string(record.vsock_cid), "--vsock-socket", layout.vsock_socket(id)});
 }
 
 // Forks' memory files are symlinks to a template's file: hand the VMM the
@@ -26,7 +31,7 @@ std::vector<std::string> boot_args(const Layout& layout, const InstanceRecord& r
     if (!record.initrd.empty()) args.insert(args.end(), {"--initrd", record.initrd});
     if (!record.cmdline.empty()) args.insert(args.end(), {"--cmdline", record.cmdline});
     args.insert(args.end(), {"--memory-mib", std::to_string(record.memory_mib), "--vcpus", std::to_string(record.vcpus)});
-    add_common(args, layout, record.id);
+    add_common(args, layout, record);
     return args;
 }
 
@@ -39,7 +44,7 @@ std::vector<std::string> restore_args(const Layout& layout, const InstanceRecord
                                   resolved(layout.snapshot_memory(record.id)),
                                   "--backend",
                                   std::string(to_string(backend))};
-    add_common(args, layout, record.id);
+    add_common(args, layout, record);
     return args;
 }
 

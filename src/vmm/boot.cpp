@@ -65,6 +65,13 @@ Result<void> configure_vcpus_for_boot(const kvm::Kvm& kvm, std::vector<kvm::Vcpu
     return {};
 }
 
+Result<std::unique_ptr<virtio::VsockDevice>> open_vsock(const std::optional<VsockOptions>& options, bool restore) {
+    if (!options) return nullptr;
+    if (options->socket_path.empty()) return fail("a vsock device needs --vsock-socket");
+    if (!restore && options->guest_cid == 0) return fail("a vsock device needs --vsock-cid");
+    return TRY_CTX(virtio::VsockDevice::create({options->guest_cid, options->socket_path}), "vsock");
+}
+
 tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSource& source,
                                                                   const MachineShape& shape,
                                                                   const std::vector<DiskConfig>& disks,
@@ -72,6 +79,8 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     if (auto ok = check_memory_size(shape.memory_mib); !ok) return bad_input(ok.error());
     auto backends = open_disks(disks);
     if (!backends) return bad_input(backends.error());
+    auto vsock = open_vsock(source.vsock, false);
+    if (!vsock) return bad_input(vsock.error());
     auto kernel = read_file(source.kernel_path, "kernel");
     if (!kernel) return bad_input(kernel.error());
     if (kernel->empty()) return bad_input(Error(fmt::format("kernel {} is empty", source.kernel_path)));
@@ -90,7 +99,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     if (!memory) return internal(memory.error());
 
     loader::BootParams params;
-    params.cmdline = virtio::with_kernel_parameters(source.cmdline, backends->size());
+    params.cmdline = virtio::with_kernel_parameters(source.cmdline, backends->size() + (*vsock ? 1 : 0));
     params.vcpu_count = shape.vcpus;
     if (!source.initrd_path.empty()) params.initrd = std::span<const uint8_t>(initrd);
     // Loading touches only the pages the kernel lands on; do it before KVM
@@ -104,6 +113,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     if (auto ok = builder->vcpus().front().set_boot_state(*boot_state); !ok)
         return internal(ok.error().context("set up boot vcpu"));
     builder->disks(std::move(*backends));
+    builder->vsock(std::move(*vsock));
     builder->boot_description(
         nlohmann::json{{"kernel", source.kernel_path}, {"initrd", source.initrd_path}, {"cmdline", source.cmdline}}
             .dump());

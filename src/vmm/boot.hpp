@@ -24,6 +24,10 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
                                                                   const std::vector<DiskConfig>& disks,
                                                                   std::shared_ptr<Console> console);
 
+// The vsock device the options ask for (listening on its socket), or none.
+// On restore the CID may be left out (0): the snapshot's is kept.
+Result<std::unique_ptr<virtio::VsockDevice>> open_vsock(const std::optional<VsockOptions>& options, bool restore);
+
 // Host memory limit check shared by both recipes.
 Result<void> check_memory_size(uint64_t memory_mib);
 

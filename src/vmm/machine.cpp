@@ -76,6 +76,7 @@ Result<void> Machine::add_devices() {
     _io = TRY(virtio::IoThread::create());
     for (auto& disk : _disks) TRY(add_virtio_device(std::make_unique<virtio::Block>(std::move(disk))));
     _disks.clear();
+    if (_vsock) TRY(add_virtio_device(std::move(_vsock)));
     return {};
 }
 

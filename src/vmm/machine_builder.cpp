@@ -35,6 +35,11 @@ MachineBuilder& MachineBuilder::disks(std::vector<std::unique_ptr<virtio::BlockB
     return *this;
 }
 
+MachineBuilder& MachineBuilder::vsock(std::unique_ptr<virtio::VsockDevice> device) {
+    _machine->_vsock = std::move(device);
+    return *this;
+}
+
 MachineBuilder& MachineBuilder::boot_description(std::string description) {
     _machine->_config.boot_description = std::move(description);
     return *this;

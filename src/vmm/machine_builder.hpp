@@ -25,6 +25,8 @@ public:
     MachineBuilder& boot_description(std::string description);
     // Block devices, in virtio-mmio slot order.
     MachineBuilder& disks(std::vector<std::unique_ptr<virtio::BlockBackend>> disks);
+    // A vsock device, in the virtio-mmio slot after the disks.
+    MachineBuilder& vsock(std::unique_ptr<virtio::VsockDevice> device);
 
     // Adds the devices, lists every component for snapshots, and hands over
     // the machine; the builder is empty afterwards.

@@ -35,6 +35,8 @@ struct Options {
     int ready_fd = -1;
     std::string log_level = "warn";
     std::vector<std::string> disks;
+    std::optional<uint64_t> vsock_cid;
+    std::string vsock_socket;
 };
 
 [[noreturn]] void die(ExitCode code, const std::string& message) {
@@ -63,6 +65,11 @@ int main(int argc, char** argv) {
         cmd->add_option("--disk", opt.disks,
                         "A virtio-blk disk: PATH[,ro][,base=BASE] (BASE: PATH is a copy-on-write overlay above it); "
                         "repeatable, in slot order");
+        cmd->add_option("--vsock-cid", opt.vsock_cid,
+                        "The guest's vsock CID (3 or more); on restore, left out: the snapshot's");
+        cmd->add_option("--vsock-socket", opt.vsock_socket,
+                        "A virtio-vsock device: host programs connect here and write \"CONNECT <port>\\n\"; "
+                        "guest connections to host port P go to PATH_P");
         cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     };
@@ -110,6 +117,12 @@ int main(int argc, char** argv) {
         disks.push_back(*disk);
     }
     opt.restore.disks = disks;
+    if (!opt.vsock_socket.empty() || opt.vsock_cid) {
+        if (opt.vsock_cid && *opt.vsock_cid == 0) die(ExitCode::bad_input, "vsock CID must be 3 or more, got 0");
+        VsockOptions vsock{opt.vsock_cid.value_or(0), opt.vsock_socket};
+        opt.boot.vsock = vsock;
+        opt.restore.vsock = vsock;
+    }
 
     auto console = Console::open(opt.console);
     if (!console) die(ExitCode::bad_input, console.error().message());

@@ -1,6 +1,9 @@
 #include "vmm/restore.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "vmm/machine_builder.hpp"
 #include "vmm/snapshot/persist.hpp"
@@ -34,6 +37,15 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
     std::vector<DiskShape> shapes;
     for (const auto& d : *disks) shapes.push_back({d->size(), d->read_only()});
     if (auto ok = check_disks_match(config->disks, shapes); !ok) return bad_input(ok.error());
+    // A vsock device sits after the disks; the snapshot says whether there is one.
+    bool saved_vsock = std::any_of(sections->begin(), sections->end(),
+                                   [](const snapshot::Section& s) { return s.id == virtio::section_id::kVsock; });
+    if (saved_vsock && !source.vsock)
+        return bad_input(Error("the snapshot has a vsock device: give --vsock-socket (and --vsock-cid for a new CID)"));
+    std::optional<VsockOptions> vsock_options = saved_vsock ? source.vsock : std::nullopt;
+    if (source.vsock && !saved_vsock) spdlog::warn("the snapshot has no vsock device; --vsock-* ignored");
+    auto vsock = open_vsock(vsock_options, true);
+    if (!vsock) return bad_input(vsock.error());
 
     Result<GuestMemory> memory = source.backend == "copy"
                                      ? GuestMemory::copy_of_file(source.memory_path, config->memory_bytes)
@@ -43,6 +55,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
     auto builder = MachineBuilder::create(std::move(*kvm), std::move(*memory), config->vcpus, std::move(console));
     if (!builder) return internal(builder.error());
     builder->disks(std::move(*disks));
+    builder->vsock(std::move(*vsock));
     builder->boot_description(config->boot_description);
     auto machine = builder->build();
     if (!machine) return internal(machine.error());

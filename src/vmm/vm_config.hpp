@@ -2,14 +2,23 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace brood {
+
+// A virtio-vsock device: the guest's CID and the host socket
+// (docs/vsock.md). On restore a CID of 0 keeps the snapshot's.
+struct VsockOptions {
+    uint64_t guest_cid = 0;
+    std::string socket_path;
+};
 
 struct BootSource {
     std::string kernel_path;
     std::string initrd_path; // empty: none
     std::string cmdline;
+    std::optional<VsockOptions> vsock;
 };
 
 struct MachineShape {

@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -160,6 +161,47 @@ TEST(VmmArgs, BootAndRestoreCommandLines) {
     EXPECT_EQ(restore[0], "restore");
     EXPECT_EQ(restore[2], "/data/guests/0123456789abcdef/snapshots/snapshot-latest/state");
     EXPECT_EQ(restore[6], "file");
+}
+
+TEST(VmmArgs, VsockCidAndSocketAtBootAndRestore) {
+    Layout layout("/data");
+    InstanceRecord r = sample();
+    r.vsock_cid = 42;
+    for (const auto& args : {boot_args(layout, r), restore_args(layout, r, Backend::file)}) {
+        auto cid = std::find(args.begin(), args.end(), "--vsock-cid");
+        ASSERT_NE(cid, args.end());
+        EXPECT_EQ(*(cid + 1), "42");
+        auto sock = std::find(args.begin(), args.end(), "--vsock-socket");
+        ASSERT_NE(sock, args.end());
+        EXPECT_EQ(*(sock + 1), "/data/guests/0123456789abcdef/vsock.sock");
+    }
+}
+
+TEST(Registry, VsockCidsAreUniqueAndReused) {
+    Registry registry;
+    uint32_t a = registry.reserve_cid(), b = registry.reserve_cid();
+    EXPECT_EQ(a, 3u) << "the first guest CID";
+    EXPECT_EQ(b, 4u);
+    InstanceRecord r = sample();
+    r.vsock_cid = a;
+    registry.insert(std::make_shared<Instance>(r));
+    EXPECT_FALSE(registry.cid_free(a));
+    registry.release_cid(b);
+    EXPECT_EQ(registry.reserve_cid(), 4u) << "a released CID is free again";
+    registry.erase(r.id);
+    EXPECT_TRUE(registry.cid_free(3));
+    EXPECT_EQ(registry.reserve_cid(), 3u) << "a deleted instance frees its CID";
+    EXPECT_FALSE(registry.cid_free(0));
+    EXPECT_FALSE(registry.cid_free(2));
+}
+
+TEST(InstanceRecordJson, VsockCidRoundTripsAndDefaultsToNone) {
+    InstanceRecord r = sample();
+    r.vsock_cid = 77;
+    EXPECT_EQ(record_from_json(to_json(r)).vsock_cid, 77u);
+    auto old = to_json(r);
+    old.erase("vsock_cid");
+    EXPECT_EQ(record_from_json(old).vsock_cid, 0u) << "records from before vsock";
 }
 
 TEST(ReadFile, HeadAndTailWithinBounds) {
