@@ -36,6 +36,7 @@ struct Options {
     std::string restore_backend = "file";
     int ready_timeout_ms = 30'000;
     int fork_concurrency = 4;
+    int agent_connect_timeout_ms = 3'000;
 };
 
 std::string find_vmm(const std::string& flag) {
@@ -89,6 +90,7 @@ int run(const Options& o) {
     config.restore_backend = manager::backend_from_string(o.restore_backend).value_or(manager::Backend::file);
     config.ready_timeout_ms = o.ready_timeout_ms;
     config.fork_concurrency = o.fork_concurrency;
+    config.agent_connect_timeout_ms = o.agent_connect_timeout_ms;
     auto opened = manager::Manager::open(config);
     if (!opened) {
         std::fprintf(stderr, "broodd: %s\n", opened.error().message().c_str());
@@ -185,6 +187,10 @@ int main(int argc, char** argv) {
     app.add_option("--fork-concurrency", o.fork_concurrency,
                    "template forks one fan-out request makes at once (a request's \"concurrency\" overrides it)")
         ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    app.add_option("--agent-connect-timeout-ms", o.agent_connect_timeout_ms,
+                   "how long to try to reach a guest agent before answering 502")
+        ->check(CLI::Range(1, 600'000))
         ->capture_default_str();
     try {
         app.parse(argc, argv);

@@ -23,6 +23,7 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
         {"updated_at", r.updated_at},
         {"snapshot_present", view.facts.snapshot_present},
         {"restore_backend", r.restore_backend ? std::string(to_string(*r.restore_backend)) : ""},
+        {"agent", r.agent},
     };
     j["pid"] = view.pid > 0 ? nlohmann::json(view.pid) : nlohmann::json(nullptr);
     j["failure_reason"] = view.failure_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(view.failure_reason);
@@ -64,6 +65,8 @@ int status_of(ErrorKind kind) {
     case ErrorKind::not_supported: return 501;
     case ErrorKind::timeout: return 504;
     case ErrorKind::vmm_died: return 502;
+    case ErrorKind::agent_unreachable: return 502;
+    case ErrorKind::too_large: return 413;
     case ErrorKind::internal: return 500;
     }
     return 500;

@@ -41,8 +41,12 @@ BodyError string_field(const json& body, const char* key, bool required, std::st
 
 BodyError parse_create_body(const std::string& text, manager::CreateSpec& spec) {
     json body = parse_object(text);
-    if (auto bad = reject_unknown_fields(body, {"name", "kernel", "initrd", "cmdline", "memory_mib", "vcpus"}))
+    if (auto bad = reject_unknown_fields(body, {"name", "kernel", "initrd", "cmdline", "memory_mib", "vcpus", "agent"}))
         return bad;
+    if (body.contains("agent")) {
+        if (!body["agent"].is_boolean()) return bad_request("agent must be true or false");
+        spec.agent = body["agent"].get<bool>();
+    }
     if (auto bad = string_field(body, "name", true, spec.name)) return bad;
     if (auto bad = string_field(body, "kernel", true, spec.kernel)) return bad;
     if (auto bad = string_field(body, "initrd", false, spec.initrd)) return bad;
@@ -90,6 +94,31 @@ BodyError parse_template_body(const std::string& text, manager::TemplateSpec& sp
             spec.tags[k] = v.get<std::string>();
         }
     }
+    return std::nullopt;
+}
+
+BodyError parse_exec_body(const std::string& text, manager::ExecSpec& spec) {
+    json body = parse_object(text);
+    if (auto bad = reject_unknown_fields(body, {"cmd", "env", "cwd", "stdin", "timeout_ms"})) return bad;
+    const char* cmd_shape = "cmd must be a non-empty array of strings (no shell is implied)";
+    if (!body.contains("cmd") || !body["cmd"].is_array() || body["cmd"].empty()) return bad_request(cmd_shape);
+    for (const auto& arg : body["cmd"]) {
+        if (!arg.is_string()) return bad_request(cmd_shape);
+        spec.cmd.push_back(arg.get<std::string>());
+    }
+    if (body.contains("env")) {
+        if (!body["env"].is_object()) return bad_request("env must be an object of strings");
+        for (const auto& [k, v] : body["env"].items()) {
+            if (!v.is_string()) return bad_request("env " + k + " must be a string");
+            if (k.empty() || k.find('=') != std::string::npos) return bad_request("env names must be non-empty, without '='");
+            spec.env[k] = v.get<std::string>();
+        }
+    }
+    if (auto bad = string_field(body, "cwd", false, spec.cwd)) return bad;
+    if (auto bad = string_field(body, "stdin", false, spec.stdin_data)) return bad;
+    int64_t timeout = spec.timeout_ms;
+    if (auto bad = int_field(body, "timeout_ms", 1, 300'000, timeout)) return bad;
+    spec.timeout_ms = static_cast<int>(timeout);
     return std::nullopt;
 }
 

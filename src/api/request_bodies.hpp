@@ -28,6 +28,9 @@ struct ConsoleBody {
 };
 BodyError parse_console_body(const std::string& body, ConsoleBody& out);
 
+// POST /instances/{id}/exec
+BodyError parse_exec_body(const std::string& body, manager::ExecSpec& out);
+
 // POST /templates
 BodyError parse_template_body(const std::string& body, manager::TemplateSpec& out);
 

@@ -1,5 +1,6 @@
 #include "api/routes.hpp"
 
+#include "api/agent_routes.hpp"
 #include "api/fork_routes.hpp"
 #include "api/json_views.hpp"
 #include "api/request_bodies.hpp"
@@ -80,6 +81,7 @@ http::Router make_router(manager::Manager& m) {
     router.add("POST", "/instances/{id}/resume", [&m](Request& r) { return view_or_error(m.resume(param(r))); });
     router.add("POST", "/instances/{id}/console", [&m](Request& r) { return console(m, r); });
     router.add("GET", "/instances/{id}/logs", [&m](Request& r) { return logs_response(m, r); });
+    add_agent_routes(router, m);
     add_fork_routes(router, m);
     router.set_observer([&m](const std::string& method, const std::string& route, int status,
                              std::chrono::nanoseconds elapsed) { m.metrics().observe_request(method, route, status, elapsed); });

@@ -30,9 +30,14 @@ std::optional<client::Client> ApiClient::connect_or_report() {
 
 int ApiClient::call(const std::string& method, const std::string& path, const nlohmann::json* body, Answer& answer,
                     int timeout_ms) {
+    return call_bytes(method, path, body && !body->is_null() ? body->dump() : std::string(), answer, timeout_ms);
+}
+
+int ApiClient::call_bytes(const std::string& method, const std::string& path, std::string_view body, Answer& answer,
+                          int timeout_ms) {
     auto c = connect_or_report();
     if (!c) return kUnreachable;
-    auto reply = c->request(method, path, body ? *body : nlohmann::json(), timeout_ms);
+    auto reply = c->request_bytes(method, path, body, timeout_ms);
     if (!reply) {
         std::fprintf(stderr, "brood: %s\n", reply.error().message().c_str());
         return reply.error().errno_value() == ETIMEDOUT ? kTimeout : kUnreachable;

@@ -40,6 +40,9 @@ public:
     // Returns the exit code; on success fills `answer`. Prints errors to stderr.
     int call(const std::string& method, const std::string& path, const nlohmann::json* body, Answer& answer,
              int timeout_ms = 600'000);
+    // The same with a raw body (a file upload); `answer.text` holds a raw answer.
+    int call_bytes(const std::string& method, const std::string& path, std::string_view body, Answer& answer,
+                   int timeout_ms = 600'000);
     int stream(const std::string& path, const http::Client::DataFn& on_data);
 
 private:

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/agent_commands.hpp"
 #include "cli/api_client.hpp"
 #include "cli/context.hpp"
 #include "cli/fork_commands.hpp"
@@ -23,6 +24,7 @@ struct CreateArgs {
     std::string name, kernel, initrd, cmdline;
     int memory_mib = 128;
     int vcpus = 1;
+    bool agent = false;
 };
 
 std::string absolute(const std::string& path) {
@@ -34,6 +36,7 @@ json create_body(const CreateArgs& a) {
     json body{{"name", a.name}, {"kernel", absolute(a.kernel)}, {"memory_mib", a.memory_mib}, {"vcpus", a.vcpus}};
     if (!a.initrd.empty()) body["initrd"] = absolute(a.initrd);
     if (!a.cmdline.empty()) body["cmdline"] = a.cmdline;
+    if (a.agent) body["agent"] = true;
     return body;
 }
 
@@ -44,6 +47,7 @@ void add_create_options(CLI::App* cmd, CreateArgs& a) {
     cmd->add_option("--cmdline", a.cmdline, "kernel command line");
     cmd->add_option("--memory-mib,-m", a.memory_mib, "guest memory in MiB")->capture_default_str();
     cmd->add_option("--vcpus,-c", a.vcpus, "vCPUs")->capture_default_str();
+    cmd->add_flag("--agent", a.agent, "the guest runs brood-agent: forks get fresh entropy through it");
 }
 
 std::string path_of(const std::string& ref, const std::string& suffix = "") {
@@ -215,6 +219,7 @@ int main(int argc, char** argv) {
     console->callback([&] { result = cli.console(ref, input, until, console_timeout, raw); });
 
     add_fork_commands(app, g);
+    add_agent_commands(app, g);
 
     try {
         app.parse(argc, argv);

@@ -30,8 +30,12 @@ Result<Client> Client::connect(const std::string& address, const std::string& to
 }
 
 Result<Reply> Client::request(std::string_view method, const std::string& path, const json& body, int timeout_ms) {
-    auto response = TRY_CTX(_http.request(method, path, body.is_null() ? "" : body.dump(), timeout_ms),
-                            fmt::format("{} {}", method, path));
+    return request_bytes(method, path, body.is_null() ? "" : body.dump(), timeout_ms);
+}
+
+Result<Reply> Client::request_bytes(std::string_view method, const std::string& path, std::string_view body,
+                                    int timeout_ms) {
+    auto response = TRY_CTX(_http.request(method, path, body, timeout_ms), fmt::format("{} {}", method, path));
     Reply reply;
     reply.status = response.status;
     reply.text = std::move(response.body);
@@ -62,6 +66,10 @@ Result<Reply> Client::stream(std::string_view method, const std::string& path, c
         reply.body = json::parse(reply.text, nullptr, false);
     if (reply.body.is_discarded()) reply.body = nullptr;
     return reply;
+}
+
+std::string guest_file_path(const std::string& ref, const std::string& guest_path) {
+    return "/instances/" + ref + "/files?path=" + http::percent_encode(guest_path);
 }
 
 Result<ForkAnswer> parse_fork_answer(const json& answer) {

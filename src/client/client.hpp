@@ -49,6 +49,9 @@ public:
     // error "METHOD PATH: HTTP 404 not_found: message".
     [[nodiscard]] Result<nlohmann::json> call(std::string_view method, const std::string& path,
                                               const nlohmann::json& body = nullptr, int timeout_ms = 120'000);
+    // A request with a raw body (a file upload), answered as request() does.
+    [[nodiscard]] Result<Reply> request_bytes(std::string_view method, const std::string& path, std::string_view body,
+                                              int timeout_ms = 120'000);
     // A streamed answer (logs with follow=1): `on_data` gets each piece.
     // The Reply holds the status, and the body only when it is not 2xx.
     [[nodiscard]] Result<Reply> stream(std::string_view method, const std::string& path,
@@ -65,6 +68,9 @@ private:
     explicit Client(http::Client http) : _http(std::move(http)) {}
     http::Client _http;
 };
+
+// /instances/{ref}/files?path=... for a file in the guest.
+std::string guest_file_path(const std::string& ref, const std::string& guest_path);
 
 [[nodiscard]] Result<ForkAnswer> parse_fork_answer(const nlohmann::json& answer);
 

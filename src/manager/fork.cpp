@@ -158,6 +158,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     record.cmdline = source.cmdline;
     record.memory_mib = source.memory_mib;
     record.vcpus = source.vcpus;
+    record.agent = source.agent;
     record.created_at = record.updated_at = now_rfc3339();
     record.state = plan.copy_snapshot ? State::standby : State::stopped;
     record.source_instance_id = source.id;
@@ -215,6 +216,12 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
             TRY(do_restore(*instance));
         else
             TRY(do_start(*instance));
+        // A restored fork shares its RNG state with every other fork of the
+        // snapshot until it takes fresh entropy: it is not Running before.
+        if (plan.copy_snapshot && record.agent) {
+            TRY(fork_fault(ForkStep::reseed, name));
+            TRY(give_fresh_entropy(*instance));
+        }
     }
     TRY(fork_fault(ForkStep::register_fork, name));
     _registry.insert(instance);

@@ -21,9 +21,12 @@ enum class ForkStep {
     publish,       // rename .creating-<id> to guests/<id>
     count,         // the template's fork_count + 1
     boot,          // target Running: restore (snapshot) or start (cold boot)
+    reseed,        // restored forks of an agent guest: fresh entropy through the agent
     register_fork, // visible to the API
 };
 
+// The steps a fork of the test guest can reach (reseed only concerns
+// restored forks of instances created with "agent": true).
 inline constexpr std::array kForkSteps{ForkStep::reserve_name, ForkStep::make_staging, ForkStep::copy_dir,
                                        ForkStep::link_memory,  ForkStep::write_record, ForkStep::publish,
                                        ForkStep::count,        ForkStep::boot,         ForkStep::register_fork};
@@ -38,6 +41,7 @@ constexpr std::string_view to_string(ForkStep step) {
     case ForkStep::publish: return "publish";
     case ForkStep::count: return "count";
     case ForkStep::boot: return "boot";
+    case ForkStep::reseed: return "reseed";
     case ForkStep::register_fork: return "register_fork";
     }
     return "?";

@@ -61,6 +61,7 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"restore_backend", r.restore_backend ? std::string(to_string(*r.restore_backend)) : ""},
         {"template_id", r.template_id},
         {"source_instance_id", r.source_instance_id},
+        {"agent", r.agent},
     };
     j["last_exit"] = r.last_exit ? exit_to_json(*r.last_exit) : nlohmann::json(nullptr);
     return j;
@@ -85,6 +86,7 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     r.vmm_pid = j.value("vmm_pid", 0);
     r.restore_backend = backend_from_string(j.value("restore_backend", ""));
     r.template_id = j.value("template_id", "");
+    r.agent = j.value("agent", false);
     r.source_instance_id = j.value("source_instance_id", "");
     if (j.contains("last_exit") && j["last_exit"].is_object()) r.last_exit = exit_from_json(j["last_exit"]);
     return r;

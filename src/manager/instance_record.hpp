@@ -43,6 +43,9 @@ struct InstanceRecord {
     int vmm_pid = 0;                        // when a VMM runs
     std::optional<Backend> restore_backend; // backend of the last restore (none: never restored)
     std::optional<ExitInfo> last_exit;
+    // The guest runs brood-agent (docs/guest-agent.md): forks get fresh
+    // entropy through it before they are reported Running.
+    bool agent = false;
 
     // Set on forks.
     std::string template_id;

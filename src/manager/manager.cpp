@@ -81,6 +81,7 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
     record.cmdline = spec.cmdline;
     record.memory_mib = static_cast<uint32_t>(spec.memory_mib);
     record.vcpus = static_cast<uint32_t>(spec.vcpus);
+    record.agent = spec.agent;
     record.id = new_id();
     record.created_at = record.updated_at = now_rfc3339();
     record.state = State::created;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/protocol.hpp"
+#include "manager/agent_ops.hpp"
 #include "manager/console.hpp"
 #include "manager/fork_request.hpp"
 #include "manager/fork_steps.hpp"
@@ -36,6 +38,10 @@ struct ManagerConfig {
     // Template forks made at once by one fan-out request (unless it asks
     // for another number).
     int fork_concurrency = 4;
+    // The guest agent: how long to try to reach it, and how long a file
+    // transfer or a fork's identity call may take once reached.
+    int agent_connect_timeout_ms = 3'000;
+    int agent_answer_timeout_ms = 30'000;
     // Tests only: fails chosen steps of a fork (fork_steps.hpp).
     ForkFaultHook fork_fault;
     // Tests only: called at the steps where a VMM may die (vmm_steps.hpp).
@@ -76,6 +82,7 @@ struct CreateSpec {
     std::string cmdline;
     int64_t memory_mib = 128;
     int64_t vcpus = 1;
+    bool agent = false;
 };
 
 // What the daemon found and repaired when it opened the data directory.
@@ -118,6 +125,14 @@ public:
 
     OpResult<ConsoleOutput> console(const std::string& ref, const std::string& input, const std::string& until,
                                     int timeout_ms);
+    // Through the guest agent (docs/guest-agent.md); the instance must be
+    // Running. Agent failures: 502 agent_unreachable or agent_error, 504
+    // agent_timeout; the agent's own refusals keep their kind (400, 404, 413).
+    OpResult<ExecOutcome> exec(const std::string& ref, const ExecSpec& spec);
+    OpResult<size_t> write_guest_file(const std::string& ref, const std::string& path, unsigned mode,
+                                      const std::string& data);
+    OpResult<std::string> read_guest_file(const std::string& ref, const std::string& path);
+
     // Path of the serial log; the file may not exist yet.
     OpResult<std::string> serial_log(const std::string& ref) const;
     // False once the instance is gone or has no live VMM.
@@ -174,6 +189,13 @@ private:
     // Stops the VMM (graceful first when `graceful_ms` > 0), waits, and forgets it.
     void terminate_vmm(Instance& instance, int graceful_ms);
     void remove_sockets(const std::string& id) const;
+    // One request to the agent of a Running instance; an {"ok": false}
+    // answer is an error.
+    OpResult<agent::Frame> agent_request(const Instance& instance, const agent::Frame& request,
+                                         int answer_timeout_ms) const;
+    // 64 bytes from the host's getrandom into the guest's kernel RNG, which
+    // reseeds at once: forks of one snapshot stop sharing their RNG state.
+    OpResult<void> give_fresh_entropy(const Instance& instance);
 
     // Runs `fn`, recording the operation's count and latency, and logging
     // one line for it (op_log.hpp). `ref`: the instance or template it is on.

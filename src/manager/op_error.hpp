@@ -13,7 +13,11 @@ namespace brood::manager {
 
 // vmm_died: the instance's VMM ended while an operation needed it (the
 // instance is then Failed, or Stopped if its guest powered off).
-enum class ErrorKind { bad_request, not_found, conflict, not_supported, timeout, vmm_died, internal };
+// agent_unreachable: the guest agent could not be reached over vsock.
+// too_large: a file or body over a size limit.
+enum class ErrorKind {
+    bad_request, not_found, conflict, not_supported, timeout, vmm_died, agent_unreachable, too_large, internal
+};
 
 struct OpError {
     ErrorKind kind = ErrorKind::internal;

@@ -1,5 +1,6 @@
 #include "common/http/message.hpp"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 namespace brood::http {
@@ -34,6 +35,22 @@ std::string percent_decode(std::string_view text) {
             i += 2;
         } else {
             out += c;
+        }
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
         }
     }
     return out;

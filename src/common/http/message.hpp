@@ -60,6 +60,8 @@ Response streaming(std::string content_type, StreamFn fn);
 
 std::string_view reason_phrase(int status);
 std::string percent_decode(std::string_view text);
+// For a query value: everything but unreserved characters and '/' as %XX.
+std::string percent_encode(std::string_view text);
 std::string to_lower(std::string_view text);
 
 } // namespace brood::http
