@@ -28,6 +28,7 @@
 #include "vmm/virtio/block_backend.hpp"
 #include "vmm/virtio/io_thread.hpp"
 #include "vmm/virtio/transport.hpp"
+#include "vmm/virtio/net.hpp"
 #include "vmm/virtio/vsock_device.hpp"
 
 namespace brood {
@@ -101,6 +102,7 @@ private:
     devices::I8042* _i8042 = nullptr;
     std::vector<std::unique_ptr<virtio::BlockBackend>> _disks; // until add_devices() makes them devices
     std::unique_ptr<virtio::VsockDevice> _vsock;                 // likewise
+    std::unique_ptr<virtio::Net> _net;                           // likewise
     std::unique_ptr<virtio::IoThread> _io;
     std::vector<UniqueFd> _irqfds;
     std::vector<std::unique_ptr<virtio::MmioTransport>> _virtio; // after _io: destroyed before it
