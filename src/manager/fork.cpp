@@ -183,6 +183,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
         fs::remove_all(_layout.instance_dir(record.id), ec);
         _registry.release_name(name);
         _registry.release_cid(record.vsock_cid);
+        detach_network(record);
         if (counted) (void)_templates.add_forks(record.template_id, -1);
     });
     TRY(fork_fault(ForkStep::make_staging, name));
@@ -199,6 +200,8 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
         if (::symlink(plan.link_memory_to.c_str(), (staging + "/" + kMemoryRel).c_str()) != 0)
             return fail(Error::from_errno("link the template's memory file"));
     }
+    // The fork's own NIC: its MAC, its address, its TAP.
+    if (!source.bridge.empty()) TRY(attach_network(record, source.bridge));
     TRY(fork_fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));
     TRY(fork_fault(ForkStep::publish, name));
