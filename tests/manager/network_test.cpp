@@ -1,7 +1,6 @@
 // Instance networking: the identity pool, and, inside a network namespace
 // of the test's own (the host's network is never touched), the bridge and
 // TAPs broodd makes for instances.
-#include <linux/if.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sched.h>
