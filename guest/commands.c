@@ -6,6 +6,7 @@
 #include "memtest.h"
 #include "smp.h"
 #include "virtio_blk.h"
+#include "virtio_net.h"
 
 #define MAX_ARGS 4
 #define MAX_SLEEP_MS 3600000ul
@@ -142,6 +143,23 @@ void command_run(char *s)
 			blk_flush_command(&out);
 		else
 			error(&out, "usage: dflush");
+	} else if (str_eq(argv[0], "net")) {
+		if (argc == 1)
+			net_init_command(&out);
+		else
+			error(&out, "usage: net");
+	} else if (str_eq(argv[0], "ntx")) {
+		u64 len, seed;
+
+		if (argc != 3 || parse_u64(argv[1], &len) || parse_u64(argv[2], &seed))
+			error(&out, "usage: ntx <len> <seed>");
+		else
+			net_tx_command(&out, len, seed);
+	} else if (str_eq(argv[0], "nrx")) {
+		if (argc == 1)
+			net_rx_command(&out);
+		else
+			error(&out, "usage: nrx");
 	} else if (str_eq(argv[0], "poweroff")) {
 		power_off();
 	} else if (str_eq(argv[0], "reboot")) {

@@ -201,7 +201,11 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
             return fail(Error::from_errno("link the template's memory file"));
     }
     // The fork's own NIC: its MAC, its address, its TAP.
-    if (!source.bridge.empty()) TRY(attach_network(record, source.bridge));
+    if (!source.bridge.empty()) {
+        TRY(attach_network(record, source.bridge));
+        std::lock_guard lock(instance->mutex);
+        instance->record = record;
+    }
     TRY(fork_fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));
     TRY(fork_fault(ForkStep::publish, name));
