@@ -139,11 +139,19 @@ protected:
         root = tmpl;
         kernel = (root / "kernel").string();
         std::ofstream(kernel) << "not a kernel";
+        reopen();
+    }
+    void reopen() {
+        manager.reset();
         ManagerConfig config;
         config.data_dir = (root / "data").string();
         config.vmm_binary = "/bin/false";
         config.bridge = "br-brood";
         config.subnet = "10.78.0.0/24";
+        config.fork_fault = [this](ForkStep step, const std::string&) -> Result<void> {
+            if (step == fail_at) return fail("injected failure");
+            return {};
+        };
         auto m = Manager::open(config);
         ASSERT_TRUE(m) << m.error().message();
         manager = std::move(*m);
@@ -162,6 +170,7 @@ protected:
 
     fs::path root;
     std::string kernel;
+    std::optional<ForkStep> fail_at;
     std::unique_ptr<Manager> manager;
 };
 
@@ -212,6 +221,50 @@ TEST_F(ManagerNetwork, IdentitiesSurviveADaemonRestart) {
     auto b = create("b");
     ASSERT_TRUE(b);
     EXPECT_NE(b->record.ip, a->record.ip) << "a loaded record's address stays held";
+}
+
+TEST_F(ManagerNetwork, AForkGetsItsOwnTapMacAndAddress) {
+    auto a = create("a");
+    ASSERT_TRUE(a);
+    // Make the source Stopped on disk (as after a stop), so it can be forked
+    // without a VMM.
+    auto path = (root / "data/guests" / a->record.id / "metadata.json").string();
+    auto r = load_record(path);
+    ASSERT_TRUE(r);
+    r->state = State::stopped;
+    ASSERT_TRUE(save_record(path, *r));
+    reopen();
+    ForkRequest request;
+    request.names = {"a-copy"};
+    request.target_state = State::stopped;
+    auto forked = manager->fork_instance("a", request);
+    ASSERT_TRUE(forked) << forked.error().message;
+    ASSERT_EQ(forked->instances.size(), 1u) << (forked->errors.empty() ? "" : forked->errors[0].error.message);
+    const auto& f = forked->instances[0].record;
+    EXPECT_NE(f.mac, a->record.mac);
+    EXPECT_NE(f.ip, a->record.ip);
+    EXPECT_NE(f.tap, a->record.tap);
+    EXPECT_EQ(f.bridge, "br-brood");
+    EXPECT_TRUE(attached_to(f.tap, "br-brood"));
+    auto stored = manager->get("a-copy");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->record.mac, f.mac) << "the instance the daemon keeps carries the NIC";
+
+    // A fork that fails after its TAP was made leaves no TAP and no address.
+    fail_at = ForkStep::publish;
+    request.names = {"a-lost"};
+    auto failed = manager->fork_instance("a", request);
+    ASSERT_TRUE(failed);
+    ASSERT_EQ(failed->errors.size(), 1u);
+    fail_at.reset();
+    request.names = {"a-next"};
+    auto next = manager->fork_instance("a", request);
+    ASSERT_TRUE(next && next->instances.size() == 1u);
+    uint32_t ip_a = *parse_ipv4(a->record.ip), ip_copy = *parse_ipv4(f.ip);
+    EXPECT_EQ(*parse_ipv4(next->instances[0].record.ip), std::max(ip_a, ip_copy) + 1)
+        << "the failed fork's address was given back";
+    ASSERT_TRUE(manager->remove("a-copy"));
+    EXPECT_FALSE(interface_exists(f.tap));
 }
 
 TEST_F(ManagerNetwork, AnotherBridgeIsRefusedAndLeavesNothing) {
