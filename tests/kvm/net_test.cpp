@@ -22,7 +22,9 @@ struct Wire {
     Wire() {
         int fds[2];
         EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
-        vmm.reset(fds[0]);
+        // Above the fds the harness sets up in the child (its ready fd is 3).
+        vmm.reset(::fcntl(fds[0], F_DUPFD, 64));
+        ::close(fds[0]);
         test.reset(fds[1]);
         ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     }
