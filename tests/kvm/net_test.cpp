@@ -3,10 +3,20 @@
 // a snapshot restored with another backend and MAC. The backend is a
 // SOCK_SEQPACKET pair handed over with --net fd=N (one frame per read and
 // write, as a TAP), so no privileges or host network are needed.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <fstream>
 
 #include <numeric>
 
@@ -114,6 +124,75 @@ TEST_F(NetTest, ARestoredNicUsesItsNewBackendAndMac) {
     EXPECT_EQ(ask(*restored, "nrx", "nrx"), expected_rx(in));
     // A driver that probes again reads the new MAC from config space.
     EXPECT_EQ(ask(*restored, "net", "net "), "net mac=02:00:00:00:00:02");
+}
+
+// A persistent TAP, up, in a network namespace of the test's own (ctest
+// runs each test in its own process; the namespace ends with it), and a
+// packet socket on it: what the guest sends arrives there, what is sent
+// there reaches the guest.
+class TapWire {
+public:
+    static constexpr const char* kName = "bn-test0";
+
+    bool open() {
+        if (::unshare(CLONE_NEWNET) != 0) return false;
+        // No IPv6 chatter (router solicitations) towards the guest: only
+        // the test's frames. /proc/sys/net is this namespace's.
+        std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
+        UniqueFd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+        ifreq ifr{};
+        std::strncpy(ifr.ifr_name, kName, IFNAMSIZ - 1);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        if (!tun || ::ioctl(tun.get(), TUNSETIFF, &ifr) != 0 || ::ioctl(tun.get(), TUNSETPERSIST, 1) != 0)
+            return false;
+        UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return false;
+        ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+        if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return false;
+        _packets.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x88b5)));
+        sockaddr_ll addr{};
+        addr.sll_family = AF_PACKET;
+        addr.sll_protocol = htons(0x88b5);
+        addr.sll_ifindex = static_cast<int>(::if_nametoindex(kName));
+        _ifindex = addr.sll_ifindex;
+        return _packets && ::bind(_packets.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    }
+    std::vector<uint8_t> read_frame(int timeout_ms = 20'000) const {
+        pollfd p{_packets.get(), POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) != 1) return {};
+        std::vector<uint8_t> f(2'000);
+        ssize_t n = ::recv(_packets.get(), f.data(), f.size(), 0);
+        f.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        return f;
+    }
+    bool send(const std::vector<uint8_t>& frame) const {
+        sockaddr_ll addr{};
+        addr.sll_family = AF_PACKET;
+        addr.sll_ifindex = _ifindex;
+        addr.sll_halen = 6;
+        std::memcpy(addr.sll_addr, frame.data(), 6);
+        return ::sendto(_packets.get(), frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr),
+                        sizeof(addr)) == static_cast<ssize_t>(frame.size());
+    }
+
+private:
+    UniqueFd _packets;
+    int _ifindex = 0;
+};
+
+TEST_F(NetTest, GuestFramesCrossARealTap) {
+    TapWire tap;
+    if (!tap.open()) GTEST_SKIP() << "no TAP in a private network namespace here (needs CAP_NET_ADMIN)";
+    auto vm = boot_guest(64, 1, subdir("vm"), {"--net", std::string("tap=") + TapWire::kName + ",mac=02:00:00:00:00:07"});
+    EXPECT_EQ(ask(vm, "net", "net "), "net mac=02:00:00:00:00:07");
+    EXPECT_EQ(ask(vm, "ntx 60 2", "ntx"), "ntx ok");
+    auto sent = tap.read_frame();
+    ASSERT_EQ(sent.size(), 74u);
+    EXPECT_EQ(sent[11], 0x07) << "from the guest's MAC";
+    EXPECT_EQ(sent[14], 2);
+    auto in = frame_from({0x0a, 0, 0, 0, 0, 1}, 64, 5);
+    ASSERT_TRUE(tap.send(in));
+    EXPECT_EQ(ask(vm, "nrx", "nrx"), expected_rx(in));
 }
 
 } // namespace
