@@ -7,6 +7,7 @@
 #include "smp.h"
 #include "virtio_blk.h"
 #include "vsock.h"
+#include "virtio_net.h"
 
 #define MAX_ARGS 4
 #define MAX_SLEEP_MS 3600000ul
@@ -150,6 +151,23 @@ void command_run(char *s)
 			error(&out, "usage: dflush");
 	} else if (str_eq(argv[0], "vsock")) {
 		vsock_command(&out, argc, argv);
+	} else if (str_eq(argv[0], "net")) {
+		if (argc == 1)
+			net_init_command(&out);
+		else
+			error(&out, "usage: net");
+	} else if (str_eq(argv[0], "ntx")) {
+		u64 len, seed;
+
+		if (argc != 3 || parse_u64(argv[1], &len) || parse_u64(argv[2], &seed))
+			error(&out, "usage: ntx <len> <seed>");
+		else
+			net_tx_command(&out, len, seed);
+	} else if (str_eq(argv[0], "nrx")) {
+		if (argc == 1)
+			net_rx_command(&out);
+		else
+			error(&out, "usage: nrx");
 	} else if (str_eq(argv[0], "poweroff")) {
 		power_off();
 	} else if (str_eq(argv[0], "reboot")) {

@@ -5,9 +5,12 @@
 
 #include <cerrno>
 
+#include <optional>
+
 #include "agent/exec.hpp"
 #include "agent/files.hpp"
 #include "agent/identity.hpp"
+#include "agent/net_identity.hpp"
 #include "common/unique_fd.hpp"
 
 namespace brood::agent {
@@ -121,13 +124,7 @@ Frame do_read_file(const json& h) {
     return answer;
 }
 
-Result<void> log_identity(const std::string& log, const std::string& bytes) {
-    static const char* hex = "0123456789abcdef";
-    std::string line;
-    for (unsigned char c : bytes) {
-        line.push_back(hex[c >> 4]);
-        line.push_back(hex[c & 15]);
-    }
+Result<void> log_line(const std::string& log, std::string line) {
     line.push_back('\n');
     UniqueFd fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!fd) return fail_errno("open " + log);
@@ -136,14 +133,48 @@ Result<void> log_identity(const std::string& log, const std::string& bytes) {
     return {};
 }
 
-Frame do_identity(const std::string& payload, const AgentOptions& options) {
+Result<void> log_identity(const std::string& log, const std::string& bytes) {
+    static const char* hex = "0123456789abcdef";
+    std::string line;
+    for (unsigned char c : bytes) {
+        line.push_back(hex[c >> 4]);
+        line.push_back(hex[c & 15]);
+    }
+    return log_line(log, std::move(line));
+}
+
+// The optional network part of identity: mac and ip (CIDR) together,
+// gateway optional.
+std::optional<NetIdentity> net_identity_of(const json& h) {
+    NetIdentity id{string_field(h, "mac", false), string_field(h, "ip", false), string_field(h, "gateway", false)};
+    if (id.mac.empty() && id.ip.empty() && id.gateway.empty()) return std::nullopt;
+    if (id.mac.empty() || id.ip.empty()) throw BadRequest{"identity takes mac and ip together"};
+    if (auto ok = check_net_identity(id); !ok) throw BadRequest{ok.error().message()};
+    return id;
+}
+
+Frame do_identity(const json& header, const std::string& payload, const AgentOptions& options) {
     if (payload.empty() || payload.size() > kMaxEntropy)
         throw BadRequest{"identity needs 1 to " + std::to_string(kMaxEntropy) + " random bytes"};
+    auto net = net_identity_of(header);
     auto done = options.identity_log.empty() ? add_entropy_and_reseed(payload)
                                              : log_identity(options.identity_log, payload);
     if (!done) return error_frame("failed", done.error().message());
     Frame answer;
     answer.header = {{"ok", true}, {"entropy_bytes", payload.size()}};
+    if (net) {
+        if (!options.identity_log.empty()) {
+            // On the host, the test's record of what would be applied.
+            std::string line = "net " + net->mac + " " + net->ip + " " + net->gateway;
+            if (auto logged = log_line(options.identity_log, line); !logged)
+                return error_frame("failed", logged.error().message());
+            answer.header["interface"] = "";
+        } else {
+            auto applied = apply_net_identity(*net);
+            if (!applied) return error_frame("failed", "network identity: " + applied.error().message());
+            answer.header["interface"] = *applied;
+        }
+    }
     return answer;
 }
 
@@ -155,7 +186,7 @@ Frame handle_request(const Frame& request, const AgentOptions& options) {
         if (op == "exec") return do_exec(request.header, request.payload);
         if (op == "write_file") return do_write_file(request.header, request.payload);
         if (op == "read_file") return do_read_file(request.header);
-        if (op == "identity") return do_identity(request.payload, options);
+        if (op == "identity") return do_identity(request.header, request.payload, options);
         if (op == "ping") {
             Frame answer;
             answer.header = {{"ok", true}, {"protocol", 1}};

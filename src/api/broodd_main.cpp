@@ -37,6 +37,8 @@ struct Options {
     int ready_timeout_ms = 30'000;
     int fork_concurrency = 4;
     int agent_connect_timeout_ms = 3'000;
+    std::string bridge = "brood0";
+    std::string subnet = "172.30.0.0/24";
 };
 
 std::string find_vmm(const std::string& flag) {
@@ -96,6 +98,8 @@ int run(const Options& o) {
     config.ready_timeout_ms = o.ready_timeout_ms;
     config.fork_concurrency = o.fork_concurrency;
     config.agent_connect_timeout_ms = o.agent_connect_timeout_ms;
+    config.bridge = o.bridge;
+    config.subnet = o.subnet;
     auto opened = manager::Manager::open(config);
     if (!opened) {
         std::fprintf(stderr, "broodd: %s\n", opened.error().message().c_str());
@@ -193,6 +197,9 @@ int main(int argc, char** argv) {
                    "template forks one fan-out request makes at once (a request's \"concurrency\" overrides it)")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
+    app.add_option("--bridge", o.bridge, "the bridge instances' TAPs join; broodd creates it and gives it the subnet's .1")
+        ->capture_default_str();
+    app.add_option("--subnet", o.subnet, "the IPv4 subnet instances' addresses come from")->capture_default_str();
     app.add_option("--agent-connect-timeout-ms", o.agent_connect_timeout_ms,
                    "how long to try to reach a guest agent before answering 502")
         ->check(CLI::Range(1, 600'000))

@@ -33,6 +33,10 @@ nlohmann::json instance_json(const manager::InstanceView& view) {
         {"restore_backend", r.restore_backend ? std::string(to_string(*r.restore_backend)) : ""},
         {"agent", r.agent},
     };
+    // The NIC's identity; null without one.
+    j["mac"] = r.mac.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.mac);
+    j["ip"] = r.ip.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.ip);
+    j["network"] = r.tap.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"bridge", r.bridge}, {"tap", r.tap}};
     j["pid"] = view.pid > 0 ? nlohmann::json(view.pid) : nlohmann::json(nullptr);
     j["failure_reason"] = view.failure_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(view.failure_reason);
     if (r.last_exit) {

@@ -63,9 +63,17 @@ BodyError disks_field(const json& body, std::vector<manager::DiskRecord>& out) {
 BodyError parse_create_body(const std::string& text, manager::CreateSpec& spec) {
     json body = parse_object(text);
     if (auto bad = reject_unknown_fields(body, {"name", "kernel", "initrd", "cmdline", "memory_mib", "vcpus", "disks",
-                                                "agent"}))
+                                                "agent", "network"}))
         return bad;
     if (auto bad = disks_field(body, spec.disks)) return bad;
+    if (body.contains("network") && !body["network"].is_null()) {
+        json& network = body["network"];
+        if (!network.is_object()) return bad_request("network must be an object, such as {} or {\"bridge\": \"brood0\"}");
+        if (auto bad = reject_unknown_fields(network, {"bridge"})) return bad;
+        std::string bridge;
+        if (auto bad = string_field(network, "bridge", false, bridge)) return bad;
+        spec.network_bridge = bridge;
+    }
     if (body.contains("agent")) {
         if (!body["agent"].is_boolean()) return bad_request("agent must be true or false");
         spec.agent = body["agent"].get<bool>();

@@ -2,6 +2,8 @@
 // fresh entropy for forks (docs/guest-agent.md).
 #include <sys/random.h>
 
+#include <fmt/format.h>
+
 #include "manager/agent_client.hpp"
 #include "manager/manager.hpp"
 #include "manager/manager_inline.hpp"
@@ -123,6 +125,14 @@ OpResult<std::string> Manager::read_guest_file(const std::string& ref, const std
 OpResult<void> Manager::give_fresh_entropy(const Instance& instance) {
     agent::Frame request;
     request.header = {{"op", "identity"}};
+    // A fork's NIC has its own MAC from the start; the guest's interface
+    // still carries the source's MAC and address until the agent sets them.
+    InstanceRecord record = view_of(instance, _layout).record;
+    if (!record.tap.empty()) {
+        request.header["mac"] = record.mac;
+        request.header["ip"] = fmt::format("{}/{}", record.ip, _network->subnet().prefix_len);
+        request.header["gateway"] = format_ipv4(_network->subnet().gateway());
+    }
     request.payload.resize(64);
     size_t got = 0;
     while (got < request.payload.size()) {
@@ -134,7 +144,7 @@ OpResult<void> Manager::give_fresh_entropy(const Instance& instance) {
     auto answer = agent_request(instance, request, _config.agent_answer_timeout_ms);
     if (!answer) {
         OpError e = answer.error();
-        e.message = "give the fork fresh entropy through its guest agent: " + e.message;
+        e.message = "give the fork fresh entropy and its network identity through its guest agent: " + e.message;
         return tl::unexpected(e);
     }
     return {};

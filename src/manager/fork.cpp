@@ -184,6 +184,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
         fs::remove_all(_layout.instance_dir(record.id), ec);
         _registry.release_name(name);
         _registry.release_cid(record.vsock_cid);
+        detach_network(record);
         if (counted) (void)_templates.add_forks(record.template_id, -1);
     });
     TRY(fork_fault(ForkStep::make_staging, name));
@@ -206,6 +207,12 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
         TRY(fork_fault(ForkStep::link_memory, name));
         if (::symlink(plan.link_memory_to.c_str(), (staging + "/" + kMemoryRel).c_str()) != 0)
             return fail(Error::from_errno("link the template's memory file"));
+    }
+    // The fork's own NIC: its MAC, its address, its TAP.
+    if (!source.bridge.empty()) {
+        TRY(attach_network(record, source.bridge));
+        std::lock_guard lock(instance->mutex);
+        instance->record = record;
     }
     TRY(fork_fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));

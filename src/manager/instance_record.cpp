@@ -62,6 +62,10 @@ nlohmann::json to_json(const InstanceRecord& r) {
         {"template_id", r.template_id},
         {"source_instance_id", r.source_instance_id},
         {"agent", r.agent},
+        {"bridge", r.bridge},
+        {"tap", r.tap},
+        {"mac", r.mac},
+        {"ip", r.ip},
     };
     j["last_exit"] = r.last_exit ? exit_to_json(*r.last_exit) : nlohmann::json(nullptr);
     j["disks"] = nlohmann::json::array();
@@ -89,6 +93,10 @@ InstanceRecord record_from_json(const nlohmann::json& j) {
     r.restore_backend = backend_from_string(j.value("restore_backend", ""));
     r.template_id = j.value("template_id", "");
     r.agent = j.value("agent", false);
+    r.bridge = j.value("bridge", "");
+    r.tap = j.value("tap", "");
+    r.mac = j.value("mac", "");
+    r.ip = j.value("ip", "");
     r.source_instance_id = j.value("source_instance_id", "");
     if (j.contains("last_exit") && j["last_exit"].is_object()) r.last_exit = exit_from_json(j["last_exit"]);
     if (j.contains("disks"))

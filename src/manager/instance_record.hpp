@@ -49,6 +49,13 @@ struct InstanceRecord {
     // The guest runs brood-agent (docs/guest-agent.md): forks get fresh
     // entropy through it before they are reported Running.
     bool agent = false;
+    // The instance's NIC (docs/networking.md): the bridge its TAP is on
+    // (empty: no NIC), the TAP, and the MAC and IPv4 address it was given;
+    // every fork gets its own.
+    std::string bridge;
+    std::string tap;
+    std::string mac;
+    std::string ip;
 
     // Set on forks.
     std::string template_id;

@@ -62,6 +62,10 @@ OpResult<void> Manager::do_start(Instance& instance) {
         (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return fail(dropped.error().context("start"));
     }
+    if (auto net = ensure_network(view.record); !net) {
+        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+        return tl::unexpected(net.error());
+    }
     return spawn_vmm(instance, boot_args(_layout, view.record), "start", std::nullopt);
 }
 
@@ -287,6 +291,7 @@ OpResult<void> Manager::do_restore(Instance& instance) {
     if (view.state != State::standby)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; restore needs it in Standby");
+    TRY(ensure_network(view.record));
     TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::restore; }));
     remove_sockets(instance.id);
     // A template fork's memory is the template's file: always map it

@@ -44,7 +44,10 @@ Result<std::unique_ptr<Manager>> Manager::open(ManagerConfig config) {
     fs::create_directories(config.data_dir, ec);
     if (ec) return fail("create data directory " + config.data_dir + ": " + ec.message());
     config.data_dir = fs::canonical(config.data_dir).string();
+    auto subnet = Subnet::parse(config.subnet);
+    if (!subnet) return fail(subnet.error());
     std::unique_ptr<Manager> manager(new Manager(std::move(config)));
+    manager->_network = std::make_unique<NetworkPool>(*subnet);
     // The longest socket path must fit in sockaddr_un.sun_path (108 bytes).
     if (manager->_layout.serial_socket(std::string(16, 'x')).size() >= 108)
         return fail("data directory path too long for unix sockets: " + manager->_layout.root());
@@ -106,7 +109,15 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
         fs::remove_all(staging, ignored);
         _registry.release_name(spec.name);
         _registry.release_cid(record.vsock_cid);
+        detach_network(record);
     };
+    if (spec.network_bridge) {
+        if (auto attached = attach_network(record, *spec.network_bridge); !attached) {
+            _registry.release_name(spec.name);
+            _registry.release_cid(record.vsock_cid);
+            return tl::unexpected(attached.error());
+        }
+    }
     std::error_code ec;
     fs::create_directories(staging + "/logs", ec);
     if (ec) {
@@ -177,6 +188,10 @@ OpResult<void> Manager::do_remove(const std::shared_ptr<Instance>& instance) {
         template_id = instance->record.template_id;
     }
     if (!template_id.empty()) (void)_templates.add_forks(template_id, -1);
+    {
+        std::lock_guard lock(instance->mutex);
+        detach_network(instance->record);
+    }
     // A crash before this line leaves a template without its source, which
     // the next start removes (reconcile).
     if (t) TRY(_templates.remove_of_source(instance->id));

@@ -17,6 +17,7 @@
 #include "manager/instance.hpp"
 #include "manager/layout.hpp"
 #include "manager/metrics.hpp"
+#include "manager/network_pool.hpp"
 #include "manager/op_error.hpp"
 #include "manager/registry.hpp"
 #include "manager/supervisor.hpp"
@@ -42,6 +43,11 @@ struct ManagerConfig {
     // transfer or a fork's identity call may take once reached.
     int agent_connect_timeout_ms = 3'000;
     int agent_answer_timeout_ms = 30'000;
+    // Instance networking (docs/networking.md): the bridge broodd manages,
+    // which gets the subnet's first address, and the subnet instances'
+    // addresses come from.
+    std::string bridge = "brood0";
+    std::string subnet = "172.30.0.0/24";
     // Tests only: fails chosen steps of a fork (fork_steps.hpp).
     ForkFaultHook fork_fault;
     // Tests only: called at the steps where a VMM may die (vmm_steps.hpp).
@@ -84,6 +90,8 @@ struct CreateSpec {
     int64_t vcpus = 1;
     std::vector<DiskRecord> disks; // path and read_only; checked by create
     bool agent = false;
+    // A NIC on this bridge (empty: the daemon's); no NIC without it.
+    std::optional<std::string> network_bridge;
 };
 
 // What the daemon found and repaired when it opened the data directory.
@@ -198,6 +206,17 @@ private:
     // reseeds at once: forks of one snapshot stop sharing their RNG state.
     OpResult<void> give_fresh_entropy(const Instance& instance);
 
+    // Instance networking (instance_network.cpp). attach_network() gives a
+    // record a MAC, an address and a TAP on the bridge, or leaves nothing;
+    // detach_network() undoes it; ensure_network() makes the TAP again
+    // before a start or restore if the host lost it.
+    OpResult<void> attach_network(InstanceRecord& record, const std::string& bridge);
+    void detach_network(const InstanceRecord& record);
+    OpResult<void> ensure_network(const InstanceRecord& record);
+    // Holds a loaded record's MAC and address; a clash gets it new ones.
+    void adopt_network(InstanceRecord& record);
+    std::string gateway_cidr() const;
+
     // Runs `fn`, recording the operation's count and latency, and logging
     // one line for it (op_log.hpp). `ref`: the instance or template it is on.
     template <typename F>
@@ -210,6 +229,7 @@ private:
     // fork count of a template fork whose guest powered off.
     mutable Templates _templates{_layout};
     Metrics _metrics;
+    std::unique_ptr<NetworkPool> _network;
     ReconcileReport _report;
     std::unique_ptr<Supervisor> _supervisor;
 };

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "manager/atomic_file.hpp"
+#include "manager/host_network.hpp"
 #include "manager/manager.hpp"
 #include "manager/manager_inline.hpp"
 #include "manager/op_log.hpp"
@@ -47,6 +48,9 @@ Result<void> Manager::reconcile() {
         std::string name = entry.path().filename().string();
         if (starts_with(name, ".creating-") || starts_with(name, ".deleting-") ||
             !fs::exists(entry.path() / "metadata.json")) {
+            // A half-made or half-deleted instance may have made its TAP.
+            if (auto leftover = load_record((entry.path() / "metadata.json").string()); leftover && !leftover->tap.empty())
+                (void)delete_tap(leftover->tap);
             fs::remove_all(entry.path(), ec);
             ++_report.removed_dirs;
             log_reconcile(name, "", "remove_leftover_dir", "none");
@@ -102,6 +106,7 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
 
     if (pending == PendingOp::remove) {
         if (vmm) kill_and_wait(vmm);
+        if (!r.tap.empty()) (void)delete_tap(r.tap);
         std::error_code ec;
         fs::remove_all(_layout.instance_dir(id), ec);
         ++_report.removed_dirs;
@@ -168,6 +173,7 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
     // A record from before vsock, or one whose CID another holds (a copied
     // directory): a new CID, used from the next start or restore.
     if (!_registry.cid_free(r.vsock_cid)) r.vsock_cid = _registry.reserve_cid();
+    adopt_network(r);
     instance->vmm = vmm;
     instance->paused = vmm && paused;
     (void)update_record(*instance, [](InstanceRecord&) {});

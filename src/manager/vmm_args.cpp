@@ -15,6 +15,8 @@ void add_common(std::vector<std::string>& args, const Layout& layout, const Inst
     if (record.vsock_cid != 0)
         args.insert(args.end(),
                     {"--vsock-cid", std::to_string(record.vsock_cid), "--vsock-socket", layout.vsock_socket(id)});
+    // Likewise the TAP and MAC: a fork's are its own from its first instruction.
+    if (!record.tap.empty()) args.insert(args.end(), {"--net", "tap=" + record.tap + ",mac=" + record.mac});
 }
 
 // Forks' memory files are symlinks to a template's file: hand the VMM the

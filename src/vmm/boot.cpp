@@ -81,6 +81,12 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     if (!backends) return bad_input(backends.error());
     auto vsock = open_vsock(source.vsock, false);
     if (!vsock) return bad_input(vsock.error());
+    std::unique_ptr<virtio::Net> nic;
+    if (source.net) {
+        auto opened = open_net(*source.net);
+        if (!opened) return bad_input(opened.error());
+        nic = std::move(*opened);
+    }
     auto kernel = read_file(source.kernel_path, "kernel");
     if (!kernel) return bad_input(kernel.error());
     if (kernel->empty()) return bad_input(Error(fmt::format("kernel {} is empty", source.kernel_path)));
@@ -99,7 +105,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     if (!memory) return internal(memory.error());
 
     loader::BootParams params;
-    params.cmdline = virtio::with_kernel_parameters(source.cmdline, backends->size() + (*vsock ? 1 : 0));
+    params.cmdline = virtio::with_kernel_parameters(source.cmdline, backends->size() + (*vsock ? 1 : 0) + (nic ? 1 : 0));
     params.vcpu_count = shape.vcpus;
     if (!source.initrd_path.empty()) params.initrd = std::span<const uint8_t>(initrd);
     // Loading touches only the pages the kernel lands on; do it before KVM
@@ -114,6 +120,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
         return internal(ok.error().context("set up boot vcpu"));
     builder->disks(std::move(*backends));
     builder->vsock(std::move(*vsock));
+    builder->net(std::move(nic));
     builder->boot_description(
         nlohmann::json{{"kernel", source.kernel_path}, {"initrd", source.initrd_path}, {"cmdline", source.cmdline}}
             .dump());

@@ -82,6 +82,7 @@ Result<void> Machine::add_devices() {
     for (auto& disk : _disks) TRY(add_virtio_device(std::make_unique<virtio::Block>(std::move(disk))));
     _disks.clear();
     if (_vsock) TRY(add_virtio_device(std::move(_vsock)));
+    if (_net) TRY(add_virtio_device(std::move(_net)));
     return {};
 }
 

@@ -28,6 +28,7 @@
 #include "vmm/virtio/block_backend.hpp"
 #include "vmm/virtio/io_thread.hpp"
 #include "vmm/virtio/transport.hpp"
+#include "vmm/virtio/net.hpp"
 #include "vmm/virtio/vsock_device.hpp"
 
 namespace brood {
@@ -107,6 +108,7 @@ private:
     devices::AcpiPm* _acpi_pm = nullptr;
     std::vector<std::unique_ptr<virtio::BlockBackend>> _disks; // until add_devices() makes them devices
     std::unique_ptr<virtio::VsockDevice> _vsock;                 // likewise
+    std::unique_ptr<virtio::Net> _net;                           // likewise
     std::unique_ptr<virtio::IoThread> _io;
     std::vector<UniqueFd> _irqfds;
     std::vector<std::unique_ptr<virtio::MmioTransport>> _virtio; // after _io: destroyed before it

@@ -40,6 +40,11 @@ MachineBuilder& MachineBuilder::vsock(std::unique_ptr<virtio::VsockDevice> devic
     return *this;
 }
 
+MachineBuilder& MachineBuilder::net(std::unique_ptr<virtio::Net> device) {
+    _machine->_net = std::move(device);
+    return *this;
+}
+
 MachineBuilder& MachineBuilder::boot_description(std::string description) {
     _machine->_config.boot_description = std::move(description);
     return *this;

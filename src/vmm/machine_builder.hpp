@@ -27,6 +27,8 @@ public:
     MachineBuilder& disks(std::vector<std::unique_ptr<virtio::BlockBackend>> disks);
     // A vsock device, in the virtio-mmio slot after the disks.
     MachineBuilder& vsock(std::unique_ptr<virtio::VsockDevice> device);
+    // A network device, in the slot after the vsock device (or the disks).
+    MachineBuilder& net(std::unique_ptr<virtio::Net> device);
 
     // Adds the devices, lists every component for snapshots, and hands over
     // the machine; the builder is empty afterwards.

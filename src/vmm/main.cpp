@@ -37,6 +37,7 @@ struct Options {
     std::vector<std::string> disks;
     std::optional<uint64_t> vsock_cid;
     std::string vsock_socket;
+    std::string net;
 };
 
 [[noreturn]] void die(ExitCode code, const std::string& message) {
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
         cmd->add_option("--vsock-socket", opt.vsock_socket,
                         "A virtio-vsock device: host programs connect here and write \"CONNECT <port>\\n\"; "
                         "guest connections to host port P go to PATH_P");
+        cmd->add_option("--net", opt.net,
+                        "A virtio-net device: tap=NAME,mac=MAC (attach to a TAP) or fd=N,mac=MAC (a TAP fd "
+                        "handed over); on restore, the restored machine's own TAP and MAC");
         cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     };
@@ -122,6 +126,13 @@ int main(int argc, char** argv) {
         VsockOptions vsock{opt.vsock_cid.value_or(0), opt.vsock_socket};
         opt.boot.vsock = vsock;
         opt.restore.vsock = vsock;
+    }
+
+    if (!opt.net.empty()) {
+        auto net = parse_net_arg(opt.net);
+        if (!net) die(ExitCode::bad_input, net.error().message());
+        opt.boot.net = *net;
+        opt.restore.net = *net;
     }
 
     auto console = Console::open(opt.console);

@@ -46,6 +46,18 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
     if (source.vsock && !saved_vsock) spdlog::warn("the snapshot has no vsock device; --vsock-* ignored");
     auto vsock = open_vsock(vsock_options, true);
     if (!vsock) return bad_input(vsock.error());
+    // So does the NIC, after the vsock device; a fork brings its own TAP and MAC.
+    bool saved_net = std::any_of(sections->begin(), sections->end(),
+                                 [](const snapshot::Section& s) { return s.id == virtio::section_id::kNet; });
+    if (saved_net && !source.net)
+        return bad_input(Error("the snapshot has a network device: give --net tap=NAME,mac=MAC"));
+    if (source.net && !saved_net) spdlog::warn("the snapshot has no network device; --net ignored");
+    std::unique_ptr<virtio::Net> nic;
+    if (saved_net) {
+        auto opened = open_net(*source.net);
+        if (!opened) return bad_input(opened.error());
+        nic = std::move(*opened);
+    }
 
     Result<GuestMemory> memory = source.backend == "copy"
                                      ? GuestMemory::copy_of_file(source.memory_path, config->memory_bytes)
@@ -56,6 +68,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
     if (!builder) return internal(builder.error());
     builder->disks(std::move(*disks));
     builder->vsock(std::move(*vsock));
+    builder->net(std::move(nic));
     builder->boot_description(config->boot_description);
     auto machine = builder->build();
     if (!machine) return internal(machine.error());

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "vmm/net_config.hpp"
+
 namespace brood {
 
 // A virtio-vsock device: the guest's CID and the host socket
@@ -19,6 +21,7 @@ struct BootSource {
     std::string initrd_path; // empty: none
     std::string cmdline;
     std::optional<VsockOptions> vsock;
+    std::optional<NetConfig> net; // a virtio-net device after the vsock device
 };
 
 struct MachineShape {

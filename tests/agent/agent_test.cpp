@@ -161,6 +161,29 @@ TEST_F(Agent, IdentityTakesTheHostsBytes) {
     EXPECT_EQ(ask({{"op", "identity"}}, std::string(kMaxEntropy + 1, 'x')).header.value("code", ""), "bad_request");
 }
 
+TEST_F(Agent, IdentityCarriesANetworkIdentity) {
+    std::string bytes(16, 'e');
+    Frame f = ask({{"op", "identity"}, {"mac", "02:aa:bb:cc:dd:ee"}, {"ip", "172.30.0.9/24"}, {"gateway", "172.30.0.1"}},
+                  bytes);
+    EXPECT_EQ(f.header.value("ok", false), true) << f.header.dump();
+    EXPECT_TRUE(f.header.contains("interface"));
+    std::ifstream log(host->identity_log());
+    std::string entropy, net;
+    std::getline(log, entropy);
+    std::getline(log, net);
+    EXPECT_EQ(net, "net 02:aa:bb:cc:dd:ee 172.30.0.9/24 172.30.0.1");
+    // Refused before anything is applied: halves missing, bad syntax.
+    for (const nlohmann::json& bad :
+         {nlohmann::json{{"op", "identity"}, {"mac", "02:aa:bb:cc:dd:ee"}},
+          nlohmann::json{{"op", "identity"}, {"ip", "172.30.0.9/24"}},
+          nlohmann::json{{"op", "identity"}, {"mac", "01:aa:bb:cc:dd:ee"}, {"ip", "172.30.0.9/24"}},
+          nlohmann::json{{"op", "identity"}, {"mac", "02:aa:bb:cc:dd:ee"}, {"ip", "172.30.0.9"}},
+          nlohmann::json{{"op", "identity"}, {"mac", "02:aa:bb:cc:dd:ee"}, {"ip", "172.30.0.9/33"}},
+          nlohmann::json{{"op", "identity"}, {"mac", "02:aa:bb:cc:dd:ee"}, {"ip", "1.2.3.4/24"}, {"gateway", "x"}},
+          nlohmann::json{{"op", "identity"}, {"mac", 5}, {"ip", "1.2.3.4/24"}}})
+        EXPECT_EQ(ask(bad, bytes).header.value("code", ""), "bad_request") << bad.dump();
+}
+
 TEST(AgentReseed, IdentityReseedsTheKernelRngWhenAllowed) {
     char tmpl[] = "/tmp/brood-agent-reseed-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

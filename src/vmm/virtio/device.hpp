@@ -34,6 +34,7 @@ enum class DeviceType : uint32_t { net = 1, block = 2, console = 3, entropy = 4,
 namespace section_id {
 constexpr uint32_t kBlock = 16;
 constexpr uint32_t kVsock = 17;
+constexpr uint32_t kNet = 18;
 } // namespace section_id
 
 // What the transport offers an active device, on the I/O thread.
