@@ -94,11 +94,21 @@ Result<void> VsockDevice::quiesce() {
 
 Result<void> VsockDevice::process_queue(uint16_t index) {
     if (!_context) return {};
-    if (index == kTxQueue) TRY(process_tx());
-    TRY(send_reset_event());
-    TRY(fill_rx());
+    auto ok = [&]() -> Result<void> {
+        if (index == kTxQueue) TRY(process_tx());
+        TRY(send_reset_event());
+        TRY(fill_rx());
+        return {};
+    }();
+    if (!ok) {
+        // The transport stops the device until the driver resets it: the
+        // host side stops too, so its sockets neither wait nor spin.
+        _context->unwatch_fd(_muxer->poll_fd());
+        _context->unwatch_fd(_timer.get());
+        _muxer->reset();
+    }
     arm_timer();
-    return {};
+    return ok;
 }
 
 Result<void> VsockDevice::process_tx() {

@@ -145,9 +145,15 @@ void Muxer::from_guest(const Header& h, std::span<const uint8_t> payload) {
         spdlog::debug("vsock: dropped a packet from foreign CID: {}", describe(h));
         return;
     }
-    if (h.dst_cid != kHostCid || h.type != kTypeStream || h.len != payload.size()) return reply_rst(h);
+    if (h.dst_cid != kHostCid) return reply_rst(h);
+    ConnKey key{h.dst_port, h.src_port};
+    if (h.type != kTypeStream || h.len != payload.size()) {
+        // A malformed packet ends the connection it names, if any.
+        if (find(key)) return kill(key, true);
+        return reply_rst(h);
+    }
     if (h.op == static_cast<uint16_t>(Op::request)) return guest_request(h);
-    Connection* c = find(ConnKey{h.dst_port, h.src_port});
+    Connection* c = find(key);
     if (!c) return reply_rst(h);
     on_connection_packet(*c, h, payload);
 }
