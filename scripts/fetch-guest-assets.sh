@@ -11,7 +11,8 @@
 #                       /bin/brood-agent if present, prints one "ready" line, then a shell
 #   DIR/busybox         the static busybox in it (the root disk image is built from it)
 #   DIR/modules/        kernel modules from the same package that the hardware-KVM
-#                       test lane loads into its L1 kernel (kvm, kvm-amd, irqbypass)
+#                       test lane loads into its L1 kernel (kvm, kvm-amd, irqbypass;
+#                       tun and bridge for guest networks)
 #   DIR/guest-modules/  the guest's virtio modules (virtio-mmio, -blk, -net, vsock,
 #                       -rng) with their dependencies, and load-order
 #   DIR/VERSION         key=value lines: kernel release, package versions,
@@ -39,7 +40,8 @@ DIR=${1:-$repo_root/assets}
 
 OUTPUTS=(vmlinuz vmlinux initrd.cpio.gz busybox guest-modules/load-order VERSION)
 # Modules kept from the kernel package, in load order (paths below kernel/).
-MODULES=(virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko)
+MODULES=(virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko
+         drivers/net/tun.ko net/llc/llc.ko net/802/stp.ko net/bridge/bridge.ko)
 # Modules the guest's /init loads (by module name), with whatever they
 # depend on; those built into the kernel are skipped.
 GUEST_MODULES=(virtio_mmio virtio_blk virtio_net vsock vmw_vsock_virtio_transport_common

@@ -195,6 +195,12 @@ void MmioTransport::fail_device(const Error& error) {
                   error.message());
     _s.failed = true;
     _s.status |= status::kNeedsReset;
+    // The device's own fds (host sockets, a TAP) may stay readable: watched
+    // level-triggered with their callbacks skipped, they would spin the I/O
+    // thread. The device watches them again when the driver brings it back.
+    for (int fd : _watched)
+        if (_loop) _loop->unwatch(fd);
+    _watched.clear();
     _interrupt_status.fetch_or(kInterruptConfigChange);
     _interrupt();
 }
