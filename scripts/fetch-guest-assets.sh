@@ -421,9 +421,16 @@ mount -t devtmpfs devtmpfs /dev
 tty=/dev/ttyS0
 [ -c "$tty" ] || tty=/dev/console
 # Dependencies first; a driver whose device is absent loads and waits, and
-# one that fails to load (or is built in) is skipped quietly.
+# one that fails to load (or is built in) is skipped quietly. insmod, unlike
+# modprobe, does not read "module.param=" from the kernel command line: pass
+# each module its own (the VMM declares its virtio-mmio devices there).
 while read -r m; do
-  insmod "/lib/modules/brood/$m" 2>/dev/null
+  name=${m%.ko}
+  params=
+  for arg in $(cat /proc/cmdline); do
+    case $arg in "$name".*=*|"$(echo "$name" | tr - _)".*=*) params="$params ${arg#*.}" ;; esac
+  done
+  insmod "/lib/modules/brood/$m" $params 2>/dev/null
 done </lib/modules/brood/load-order
 root=
 for arg in $(cat /proc/cmdline); do

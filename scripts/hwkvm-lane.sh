@@ -121,6 +121,9 @@ dump_l1() {
     done
   done
   dmesg | tail -n 30 | sed 's/^/lane: dmesg: /'
+  for f in \$(find /tmp -name serial.log 2>/dev/null); do
+    echo "lane: --- the end of \$f ---"; tail -n 40 \$f | sed 's/^/lane: L2: /'
+  done
 }
 # Runs one suite under a time limit; a suite that hangs is shown, cleaned up
 # and run once more, and the lane log says so.
