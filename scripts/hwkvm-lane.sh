@@ -155,7 +155,7 @@ say "booting L1: QEMU TCG, AMD SVM + NPT, 2 vCPUs, ${BROOD_LANE_MEMORY_MIB} MiB;
 start=$(date +%s)
 # QEMU's monitor, on two FIFOs, for the stall watchdog below.
 MON=$OUT/monitor
-rm -f "$MON.in" "$MON.out" "$OUT/monitor.log"; mkfifo "$MON.in" "$MON.out"
+rm -f "$MON.in" "$MON.out" "$OUT/monitor.log" "$OUT/stalls.log"; mkfifo "$MON.in" "$MON.out"
 cat "$MON.out" >"$OUT/monitor.log" &
 mon_reader=$!
 set +e
@@ -180,7 +180,7 @@ watchdog() {
     [ "$quiet" -ge "$BROOD_LANE_STALL" ] || continue
     kicks=$((kicks + 1))
     say "L1 printed no tick for ${quiet}s: recording its vCPUs and sending it an NMI (kick $kicks)"
-    { echo "lane-host: L1 stalled (kick $kicks), at $(date +%T)"; } >>"$OUT/monitor.log"
+    echo "L1 stalled (kick $kicks) at $(date +%T); registers in monitor.log" >>"$OUT/stalls.log"
     printf 'info cpus\ninfo registers -a\nnmi\n' >"$MON.in"
     quiet=0
   done

@@ -10,7 +10,7 @@ case $result in
   skipped:*) echo "$TEST: ${result#skipped: }"; exit 77 ;;
 esac
 clean() { tr -d '\r' <"$log" 2>/dev/null | grep -v '^lane: tick'; }
-stalls=$(grep -c 'L1 stalled' "$OUT/monitor.log" 2>/dev/null || true)
+stalls=$(grep -c 'L1 stalled' "$OUT/stalls.log" 2>/dev/null || true)
 [ "${stalls:-0}" -gt 0 ] &&
   echo "note: L1 stalled $stalls time(s) in this lane run and was kicked with an NMI (registers in $OUT/monitor.log)"
 re=${TEST//./\\.}
