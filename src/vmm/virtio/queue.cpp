@@ -85,10 +85,13 @@ Result<void> DescriptorChain::write(GuestMemory& memory, uint64_t offset, std::s
     });
 }
 
-Result<std::vector<std::span<uint8_t>>> DescriptorChain::readable_spans(GuestMemory& memory, uint64_t offset,
-                                                                        uint64_t len) const {
+namespace {
+
+// The host spans behind [offset, offset+len) of `buffers`, each checked against RAM.
+Result<std::vector<std::span<uint8_t>>> spans_of(GuestMemory& memory, std::span<const Buffer> buffers, uint64_t total,
+                                                 uint64_t offset, uint64_t len, const char* what) {
     std::vector<std::span<uint8_t>> out;
-    auto ok = walk(readable(), _readable_len, offset, len, "readable", [&](uint64_t gpa, uint64_t n) -> Result<void> {
+    auto ok = walk(buffers, total, offset, len, what, [&](uint64_t gpa, uint64_t n) -> Result<void> {
         auto span = memory.span(gpa, n);
         if (!span) return fail(span.error());
         out.push_back(*span);
@@ -98,17 +101,16 @@ Result<std::vector<std::span<uint8_t>>> DescriptorChain::readable_spans(GuestMem
     return out;
 }
 
+} // namespace
+
+Result<std::vector<std::span<uint8_t>>> DescriptorChain::readable_spans(GuestMemory& memory, uint64_t offset,
+                                                                        uint64_t len) const {
+    return spans_of(memory, readable(), _readable_len, offset, len, "readable");
+}
+
 Result<std::vector<std::span<uint8_t>>> DescriptorChain::writable_spans(GuestMemory& memory, uint64_t offset,
                                                                         uint64_t len) const {
-    std::vector<std::span<uint8_t>> out;
-    auto ok = walk(writable(), _writable_len, offset, len, "writable", [&](uint64_t gpa, uint64_t n) -> Result<void> {
-        auto span = memory.span(gpa, n);
-        if (!span) return fail(span.error());
-        out.push_back(*span);
-        return {};
-    });
-    if (!ok) return fail(ok.error());
-    return out;
+    return spans_of(memory, writable(), _writable_len, offset, len, "writable");
 }
 
 Queue::Queue(GuestMemory& memory, uint16_t max_size) : _memory(memory), _max_size(max_size) {}
