@@ -6,39 +6,12 @@
  * listening port, echoed back.
  */
 #include "vsock.h"
+#include "virtio_mmio.h"
 #include "apic.h"
 #include "layout.h"
 
-/* virtio-mmio devices: slot n at VSOCK_MMIO_BASE + n * 4 KiB, on the n-th
+/* virtio-mmio devices: slot n at VIRTIO_MMIO_BASE + n * 4 KiB, on the n-th
  * of brood-vmm's virtio interrupt lines (src/vmm/virtio/mmio_layout.hpp). */
-#define VSOCK_MMIO_BASE 0xD0000000ul
-#define VSOCK_MMIO_SLOTS 6
-
-/* virtio-mmio registers */
-#define R_MAGIC 0x000
-#define R_VERSION 0x004
-#define R_DEVICE_ID 0x008
-#define R_DEVICE_FEATURES 0x010
-#define R_DEVICE_FEATURES_SEL 0x014
-#define R_DRIVER_FEATURES 0x020
-#define R_DRIVER_FEATURES_SEL 0x024
-#define R_QUEUE_SEL 0x030
-#define R_QUEUE_NUM_MAX 0x034
-#define R_QUEUE_NUM 0x038
-#define R_QUEUE_READY 0x044
-#define R_QUEUE_NOTIFY 0x050
-#define R_INTERRUPT_STATUS 0x060
-#define R_INTERRUPT_ACK 0x064
-#define R_STATUS 0x070
-#define R_QUEUE_DESC 0x080
-#define R_QUEUE_DRIVER 0x090
-#define R_QUEUE_DEVICE 0x0a0
-#define R_CONFIG 0x100
-
-#define S_ACKNOWLEDGE 1
-#define S_DRIVER 2
-#define S_DRIVER_OK 4
-#define S_FEATURES_OK 8
 
 #define VIRTIO_ID_VSOCK 19
 #define DESC_F_WRITE 2
@@ -96,7 +69,7 @@ struct __attribute__((packed)) hdr {
 	u32 flags, buf_alloc, fwd_cnt;
 };
 
-static const u32 gsis[VSOCK_MMIO_SLOTS] = { 5, 6, 7, 10, 11, 14 };
+static const u32 gsis[VIRTIO_MMIO_SLOTS] = { 5, 6, 7, 10, 11, 14 };
 
 static u64 base;
 static u64 cid;
@@ -169,8 +142,8 @@ static const char *vsock_init(void)
 	u32 slot, i;
 
 	base = 0;
-	for (slot = 0; slot < VSOCK_MMIO_SLOTS && !base; slot++) {
-		u64 b = VSOCK_MMIO_BASE + (u64)slot * 0x1000;
+	for (slot = 0; slot < VIRTIO_MMIO_SLOTS && !base; slot++) {
+		u64 b = VIRTIO_MMIO_BASE + (u64)slot * 0x1000;
 
 		if (mmio_read32(b + R_MAGIC) == 0x74726976 && mmio_read32(b + R_VERSION) == 2 &&
 		    mmio_read32(b + R_DEVICE_ID) == VIRTIO_ID_VSOCK)
@@ -180,7 +153,7 @@ static const char *vsock_init(void)
 		return "no virtio-vsock device";
 	slot--;
 	wr(R_STATUS, 0);
-	wr(R_STATUS, S_ACKNOWLEDGE | S_DRIVER);
+	wr(R_STATUS, S_ACK | S_DRIVER);
 	wr(R_DEVICE_FEATURES_SEL, 1);
 	if (!(rd(R_DEVICE_FEATURES) & 1))
 		return "device lacks VIRTIO_F_VERSION_1";
@@ -188,13 +161,13 @@ static const char *vsock_init(void)
 	wr(R_DRIVER_FEATURES, 0);
 	wr(R_DRIVER_FEATURES_SEL, 1);
 	wr(R_DRIVER_FEATURES, 1);
-	wr(R_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
+	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
 	if (!(rd(R_STATUS) & S_FEATURES_OK))
 		return "features refused";
 	for (i = 0; i < 3; i++)
 		if (setup_queue(i))
 			return "queue too small";
-	wr(R_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	for (i = 0; i < QN; i++) {
 		post(RX, (u16)i);
 		post(EVENT, (u16)i);
