@@ -136,7 +136,9 @@ def main():
                 start = time.monotonic()
                 check(f"restore {fork}: sleep", guest.ask("sleep 100"), "slept ms=100")
                 took = time.monotonic() - start
-                check(f"restore {fork}: sleep took 0.1-0.5 s ({took:.3f})", 0.095 <= took < 0.5, True)
+                # At least the 100 ms asked for; the upper bound only catches a
+                # clock that stopped, not a busy host (the suite runs two at once).
+                check(f"restore {fork}: sleep took 0.1-5 s ({took:.3f})", 0.095 <= took < 5.0, True)
             finally:
                 guest.close()
 

@@ -105,7 +105,11 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
     if (!memory) return internal(memory.error());
 
     loader::BootParams params;
-    params.cmdline = virtio::with_kernel_parameters(source.cmdline, backends->size() + (*vsock ? 1 : 0) + (nic ? 1 : 0));
+    const size_t virtio_devices = backends->size() + (*vsock ? 1 : 0) + (nic ? 1 : 0);
+    params.cmdline = virtio::with_kernel_parameters(source.cmdline, virtio_devices);
+    for (size_t i = 0; i < virtio_devices && i < virtio::kMaxDevices; ++i)
+        params.mmio_devices.push_back({virtio::mmio_address(i), static_cast<uint32_t>(virtio::kMmioStride),
+                                       virtio::kGsis[i]});
     params.vcpu_count = shape.vcpus;
     if (!source.initrd_path.empty()) params.initrd = std::span<const uint8_t>(initrd);
     // Loading touches only the pages the kernel lands on; do it before KVM

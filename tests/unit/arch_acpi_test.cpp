@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -186,6 +187,55 @@ TEST(Acpi, DsdtDeclaresS5AndTheVmGenerationDevice) {
         0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N', 0x0a, 0x80};
     EXPECT_EQ(t.dsdt_aml, want);
     EXPECT_EQ(dsdt_aml(), want);
+}
+
+// A virtio-mmio device joins \_SB_ as an LNRO0005 device with its window
+// and its edge-triggered interrupt line, byte for byte.
+TEST(Acpi, DsdtDeclaresEachVirtioMmioDevice) {
+    const MmioDevice devices[] = {{0xd0000000, 0x1000, 5}, {0xd0001000, 0x1000, 14}};
+    auto mem = GuestMemory::anonymous(16 * kMiB).value();
+    auto t = parse(mem, write_acpi_tables(mem, 1, devices).value());
+    auto device = [](char digit, uint8_t base_byte1, uint8_t gsi) {
+        return std::vector<uint8_t>{
+            // Device (VR0n) {
+            0x5b, 0x82, 59, 'V', 'R', '0', static_cast<uint8_t>(digit),
+            //   Name (_HID, "LNRO0005")
+            0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0,
+            //   Name (_UID, n)
+            0x08, '_', 'U', 'I', 'D', 0x0a, static_cast<uint8_t>(digit - '0'),
+            //   Name (_CRS, ResourceTemplate () {
+            0x08, '_', 'C', 'R', 'S', 0x11, 26, 0x0a, 23,
+            //     Memory32Fixed (ReadWrite, base, 0x1000)
+            0x86, 9, 0, 1, 0x00, base_byte1, 0x00, 0xd0, 0x00, 0x10, 0x00, 0x00,
+            //     Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }
+            0x89, 6, 0, 0x03, 1, gsi, 0, 0, 0,
+            //     end tag }) }
+            0x79, 0};
+    };
+    const auto first = device('0', 0x00, 5), second = device('1', 0x10, 14);
+    auto at = std::search(t.dsdt_aml.begin(), t.dsdt_aml.end(), first.begin(), first.end());
+    ASSERT_NE(at, t.dsdt_aml.end()) << "no VR00 in the DSDT";
+    EXPECT_TRUE(std::equal(second.begin(), second.end(), at + static_cast<ptrdiff_t>(first.size())))
+        << "VR01 must follow VR00";
+    // Scope (\_SB_) now holds VGEN (57 bytes) and both devices: a two-byte PkgLength.
+    const size_t scope_len = 2 + 5 + 57 + first.size() + second.size();
+    const std::vector<uint8_t> scope_head = {0x10, static_cast<uint8_t>(0x40 | (scope_len & 0xf)),
+                                             static_cast<uint8_t>(scope_len >> 4), 0x5c, '_', 'S', 'B', '_'};
+    EXPECT_TRUE(std::equal(scope_head.begin(), scope_head.end(), t.dsdt_aml.begin() + 14));
+    EXPECT_EQ(t.dsdt_aml, dsdt_aml(devices));
+}
+
+TEST(Acpi, TheMostDevicesAndVcpusFitAndMoreAreRefused) {
+    std::vector<MmioDevice> devices(kMaxAcpiMmioDevices, MmioDevice{0xd0000000, 0x1000, 5});
+    EXPECT_LE(kAcpiRsdpAddr + acpi_tables_size(kMpMaxVcpus, devices), kVmGenerationIdAddr);
+    auto mem = GuestMemory::anonymous(16 * kMiB).value();
+    EXPECT_TRUE(write_acpi_tables(mem, kMpMaxVcpus, devices));
+    devices.push_back(devices.back());
+    auto more = write_acpi_tables(mem, 1, devices);
+    ASSERT_FALSE(more);
+    EXPECT_NE(more.error().message().find("at most 32"), std::string::npos) << more.error().message();
+    const MmioDevice high[] = {{0xffff'f800, 0x1000, 5}};
+    EXPECT_FALSE(write_acpi_tables(mem, 1, high)) << "a window that crosses 4 GiB";
 }
 
 // The generation ID sits in reserved memory, clear of the tables.

@@ -31,12 +31,19 @@ TEST(DiskArgs, TooManyDisksAreRefused) {
     EXPECT_NE(r.error().message().find("at most"), std::string::npos) << r.error().message();
 }
 
-TEST(VirtioCmdline, DeclaresEachDeviceOnce) {
-    EXPECT_EQ(virtio::with_kernel_parameters("console=ttyS0", 0), "console=ttyS0");
-    EXPECT_EQ(virtio::with_kernel_parameters("console=ttyS0", 2),
-              "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6");
-    EXPECT_EQ(virtio::with_kernel_parameters("", 1), "virtio_mmio.device=4K@0xd0000000:5");
-    std::string own = "virtio_mmio.device=4K@0xd0000000:9";
+TEST(VirtioCmdline, WithAcpiTheDsdtAloneDeclaresTheDevices) {
+    EXPECT_EQ(virtio::with_kernel_parameters("console=ttyS0", 2), "console=ttyS0")
+        << "a kernel with both would register each device twice";
+    EXPECT_EQ(virtio::with_kernel_parameters("console=ttyS0 xacpi=offx", 1), "console=ttyS0 xacpi=offx");
+    EXPECT_EQ(virtio::with_kernel_parameters("acpi=offline", 1), "acpi=offline");
+}
+
+TEST(VirtioCmdline, WithoutAcpiTheCommandLineDeclaresEachDeviceOnce) {
+    EXPECT_EQ(virtio::with_kernel_parameters("acpi=off", 0), "acpi=off");
+    EXPECT_EQ(virtio::with_kernel_parameters("console=ttyS0 acpi=off", 2),
+              "console=ttyS0 acpi=off virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6");
+    EXPECT_EQ(virtio::with_kernel_parameters("acpi=off quiet", 1), "acpi=off quiet virtio_mmio.device=4K@0xd0000000:5");
+    std::string own = "acpi=off virtio_mmio.device=4K@0xd0000000:9";
     EXPECT_EQ(virtio::with_kernel_parameters(own, 1), own) << "the user's own declaration wins";
 }
 

@@ -50,7 +50,7 @@ Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const Boo
     TRY(check_min_ram(mem));
     TRY(x86::write_mptable(mem, p.vcpu_count));
     BootParams with_acpi = p;
-    with_acpi.acpi_rsdp_addr = TRY(x86::write_acpi_tables(mem, p.vcpu_count));
+    with_acpi.acpi_rsdp_addr = TRY(x86::write_acpi_tables(mem, p.vcpu_count, p.mmio_devices));
     TRY(x86::write_boot_gdt_and_page_tables(mem));
     KernelEntry entry = TRY(load_kernel(image, with_acpi, mem));
     if (details) *details = entry;

@@ -7,8 +7,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
+#include "vmm/arch/x86_64/acpi.hpp"
 #include "vmm/arch/x86_64/cpu_state.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
@@ -18,6 +20,8 @@ struct BootParams {
     std::string cmdline;
     std::optional<std::span<const uint8_t>> initrd; // file contents, if any
     uint32_t vcpu_count = 1;
+    // The virtio-mmio devices the DSDT declares.
+    std::vector<x86::MmioDevice> mmio_devices = {};
     // Guest-physical address of the ACPI RSDP, handed to the kernel (PVH
     // rsdp_paddr, zero page acpi_rsdp_addr); 0: none. prepare_boot sets it.
     uint64_t acpi_rsdp_addr = 0;

@@ -1,7 +1,10 @@
 // Where virtio-mmio devices sit for the guest: the n-th device added to a
 // machine gets a 4 KiB window at kBase + n * 4 KiB in the MMIO gap and the
-// n-th interrupt line of kGsis. Both boot paths declare them to Linux on the
-// kernel command line (virtio_mmio.device=4K@<addr>:<gsi>).
+// n-th interrupt line of kGsis. The DSDT declares them to the guest (Linux's
+// virtio_mmio driver binds to them as LNRO0005 devices). A kernel told
+// acpi=off reads no DSDT: it gets them on its command line instead
+// (virtio_mmio.device=4K@<addr>:<gsi>, for kernels built with
+// CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
 #pragma once
 
 #include <array>
@@ -23,8 +26,8 @@ constexpr uint64_t mmio_address(size_t slot) { return kMmioBase + slot * kMmioSt
 
 // The kernel parameters that declare `count` devices, space-separated.
 std::string kernel_parameters(size_t count);
-// `cmdline` with those parameters appended, unless it already declares
-// virtio-mmio devices itself.
+// `cmdline` with those parameters appended if it turns ACPI off and does
+// not already declare virtio-mmio devices itself; else `cmdline` as it is.
 std::string with_kernel_parameters(const std::string& cmdline, size_t count);
 
 } // namespace brood::virtio

@@ -102,9 +102,10 @@ public:
     bool interrupt_suppressed() const;
     // Whether the available ring holds chains not yet taken.
     Result<bool> has_available() const;
+    // The driver's avail->idx: it moves each time the driver makes a chain available.
+    Result<uint16_t> avail_idx() const;
 
 private:
-    Result<uint16_t> avail_idx() const;
     GuestMemory& _memory;
     uint16_t _max_size;
     QueueState _s;

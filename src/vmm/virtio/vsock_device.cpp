@@ -80,6 +80,7 @@ void VsockDevice::reset() {
     _context = nullptr;
     _muxer->reset();
     _reset_event_pending = false; // a reset driver starts with no connections
+    _reset_ack_deadline.reset();
     arm_timer();
 }
 
@@ -97,6 +98,7 @@ Result<void> VsockDevice::process_queue(uint16_t index) {
     auto ok = [&]() -> Result<void> {
         if (index == kTxQueue) TRY(process_tx());
         TRY(send_reset_event());
+        TRY(check_reset_handled());
         TRY(fill_rx());
         return {};
     }();
@@ -139,6 +141,7 @@ Result<void> VsockDevice::process_tx() {
 }
 
 Result<void> VsockDevice::fill_rx() {
+    if (_reset_ack_deadline) return {}; // the guest still holds connections the reset will drop
     Queue& q = _context->queue(kRxQueue);
     GuestMemory& memory = _context->memory();
     bool used = false;
@@ -181,7 +184,22 @@ Result<void> VsockDevice::send_reset_event() {
         _reset_event_pending = false;
     }
     TRY(q.push_used(chain->head(), written));
+    if (written != 0) {
+        _reset_ack_avail_idx = TRY(q.avail_idx());
+        _reset_ack_deadline = Clock::now() + kResetAckTimeout;
+    }
     _context->signal_used(kEventQueue);
+    return {};
+}
+
+Result<void> VsockDevice::check_reset_handled() {
+    if (!_reset_ack_deadline) return {};
+    // A driver posts its event buffer again once it has handled the event.
+    const bool reposted = TRY(_context->queue(kEventQueue).avail_idx()) != _reset_ack_avail_idx;
+    if (reposted || Clock::now() >= *_reset_ack_deadline) {
+        if (!reposted) spdlog::debug("vsock: the guest did not answer the transport reset; carrying on");
+        _reset_ack_deadline.reset();
+    }
     return {};
 }
 
@@ -199,12 +217,15 @@ void VsockDevice::on_timer() {
     uint64_t expirations;
     (void)!::read(_timer.get(), &expirations, sizeof(expirations));
     _muxer->expire(Clock::now());
+    if (_context && _reset_ack_deadline) _context->kick(kRxQueue); // maybe the reset's wait is over
     after_host_work();
 }
 
 void VsockDevice::arm_timer() {
     itimerspec spec{};
-    if (auto deadline = _muxer->next_deadline()) {
+    auto deadline = _muxer->next_deadline();
+    if (_reset_ack_deadline && (!deadline || *_reset_ack_deadline < *deadline)) deadline = _reset_ack_deadline;
+    if (deadline) {
         auto left = std::max(*deadline - Clock::now(), Clock::duration(std::chrono::milliseconds(1)));
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
         spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);

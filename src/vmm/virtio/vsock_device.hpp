@@ -7,10 +7,14 @@
 // the guest runs again (resumed, or restored from a snapshot, maybe as a
 // fork with another CID) the device puts a TRANSPORT_RESET event on the
 // event queue so the guest drops its stale connections and reads its CID
-// again. Listening guest sockets are not affected.
+// again. Listening guest sockets are not affected. Until the guest has
+// handled that event (its driver posts the event buffer again), nothing
+// goes to the guest's rx queue: a host connection made right after a
+// restore must not be dropped by the reset meant for the old ones.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -78,6 +82,9 @@ private:
     Result<void> process_tx();
     Result<void> fill_rx();
     Result<void> send_reset_event();
+    // Ends the wait for the guest to handle a sent reset: once it posted
+    // the event buffer again, or after kResetAckTimeout.
+    Result<void> check_reset_handled();
     // Host-side work reaches the queues through kick(): errors the guest
     // causes then surface from process_queue().
     void after_host_work();
@@ -94,6 +101,10 @@ private:
     // The guest must drop its connections: after a pause closed the host
     // side, and after a restore.
     bool _reset_event_pending = false;
+    // Set while a sent reset waits for the guest: rx is held until then.
+    static constexpr auto kResetAckTimeout = std::chrono::seconds(2);
+    std::optional<vsock::Clock::time_point> _reset_ack_deadline;
+    uint16_t _reset_ack_avail_idx = 0;
 };
 
 } // namespace brood::virtio

@@ -43,29 +43,40 @@ struct Placement {
 
 constexpr size_t kXsdtEntries = 2; // FADT, MADT
 
-std::vector<uint8_t> build_dsdt_aml() {
+aml::Bytes virtio_mmio_device(size_t index, const MmioDevice& dev) {
     using namespace aml;
+    return device(fmt::format("VR{:02X}", index),
+                  {name("_HID", string("LNRO0005")), name("_UID", byte_const(static_cast<uint8_t>(index))),
+                   name("_CRS", resource_template({memory32_fixed(static_cast<uint32_t>(dev.base), dev.size),
+                                                   edge_interrupt(dev.gsi)}))});
+}
+
+} // namespace
+
+std::vector<uint8_t> dsdt_aml(std::span<const MmioDevice> devices) {
+    using namespace aml;
+    Bytes system_bus = device("VGEN", {name("_HID", string("BROD0001")), name("_CID", string("VM_GEN_COUNTER")),
+                                       name("ADDR", package({dword_const(static_cast<uint32_t>(kVmGenerationIdAddr)),
+                                                             {kZeroOp}}))});
+    for (size_t i = 0; i < devices.size(); ++i) {
+        auto d = virtio_mmio_device(i, devices[i]);
+        system_bus.insert(system_bus.end(), d.begin(), d.end());
+    }
     return concat({
         name("_S5_", package({byte_const(acpi::kSleepTypeS5), byte_const(acpi::kSleepTypeS5), {kZeroOp}, {kZeroOp}})),
-        scope(root_path({"_SB_"}),
-              {device("VGEN", {name("_HID", string("BROD0001")), name("_CID", string("VM_GEN_COUNTER")),
-                               name("ADDR", package({dword_const(static_cast<uint32_t>(kVmGenerationIdAddr)),
-                                                     {kZeroOp}}))})}),
+        scope(root_path({"_SB_"}), {system_bus}),
         scope(root_path({"_GPE"}), {method("_E00", 0, {notify(root_path({"_SB_", "VGEN"}), 0x80)})}),
     });
 }
 
-const std::vector<uint8_t>& dsdt() {
-    static const std::vector<uint8_t> aml = build_dsdt_aml();
-    return aml;
-}
+namespace {
 
-Placement place(uint32_t vcpu_count) {
+Placement place(uint32_t vcpu_count, size_t dsdt_size) {
     Placement p{};
     p.xsdt = align_up(sizeof(acpi::Rsdp));
     p.fadt = align_up(p.xsdt + sizeof(acpi::SdtHeader) + kXsdtEntries * sizeof(uint64_t));
     p.dsdt = align_up(p.fadt + sizeof(acpi::Fadt));
-    p.madt = align_up(p.dsdt + sizeof(acpi::SdtHeader) + dsdt().size());
+    p.madt = align_up(p.dsdt + sizeof(acpi::SdtHeader) + dsdt_size);
     p.madt_len = sizeof(acpi::MadtHeader) + vcpu_count * sizeof(acpi::MadtLocalApic) +
                  sizeof(acpi::MadtIoapic) + sizeof(acpi::MadtInterruptOverride);
     p.end = p.madt + p.madt_len;
@@ -95,26 +106,34 @@ private:
 
 } // namespace
 
-size_t acpi_tables_size(uint32_t vcpu_count) { return place(vcpu_count).end; }
+size_t acpi_tables_size(uint32_t vcpu_count, std::span<const MmioDevice> devices) {
+    return place(vcpu_count, dsdt_aml(devices).size()).end;
+}
 
-std::vector<uint8_t> dsdt_aml() { return dsdt(); }
-
-Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count) {
+Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count, std::span<const MmioDevice> devices) {
     if (vcpu_count == 0) return fail("ACPI tables need at least one vCPU");
     if (vcpu_count > kMpMaxVcpus)
         return fail(fmt::format("{} vCPUs do not fit in the ACPI MADT (at most {})", vcpu_count,
                                 kMpMaxVcpus));
-    const Placement p = place(vcpu_count);
+    if (devices.size() > kMaxAcpiMmioDevices)
+        return fail(fmt::format("{} MMIO devices do not fit in the DSDT (at most {})", devices.size(),
+                                kMaxAcpiMmioDevices));
+    for (const auto& d : devices)
+        if (d.base > UINT32_MAX - d.size)
+            return fail(fmt::format("MMIO device window {:#x}+{:#x} is not below 4 GiB", d.base, d.size));
+    const auto dsdt = dsdt_aml(devices);
+    const Placement p = place(vcpu_count, dsdt.size());
     if (kAcpiRsdpAddr + p.end > kVmGenerationIdAddr)
         return fail(fmt::format("the ACPI tables for {} vCPUs ({} bytes) do not fit below {:#x}",
                                 vcpu_count, p.end, kVmGenerationIdAddr));
     const uint64_t base = kAcpiRsdpAddr;
     Area area(p.end);
 
-    // DSDT: the S5 sleep state and the VM generation ID; every other device is a fixed PC device.
-    const size_t dsdt_len = sizeof(acpi::SdtHeader) + dsdt().size();
+    // DSDT: the S5 sleep state, the VM generation ID and the virtio-mmio
+    // devices; every other device is a fixed PC device.
+    const size_t dsdt_len = sizeof(acpi::SdtHeader) + dsdt.size();
     area.put(p.dsdt, header("DSDT", static_cast<uint32_t>(dsdt_len), acpi::kDsdtRevision));
-    area.put_bytes(p.dsdt + sizeof(acpi::SdtHeader), dsdt());
+    area.put_bytes(p.dsdt + sizeof(acpi::SdtHeader), dsdt);
     area.seal(p.dsdt, dsdt_len);
 
     // FADT: a PC with legacy devices, not hardware-reduced ACPI. Linux then

@@ -1,7 +1,8 @@
 // Minimal ACPI tables for guests that find their CPUs and interrupt routing
 // only through ACPI (kernels built without MP table support): RSDP, XSDT, a
 // FADT of a PC with legacy devices (PIC, PIT, ISA IRQs) and the PM block of
-// devices/acpi_pm.hpp, a DSDT that only declares S5 (power-off), and a MADT
+// devices/acpi_pm.hpp, a DSDT that declares S5 (power-off), the VM
+// generation ID and the virtio-mmio devices, and a MADT
 // with the LAPICs, the IOAPIC and the SCI's interrupt source override.
 // Written from the ACPI 6.x spec.
 #pragma once
@@ -154,8 +155,16 @@ static_assert(sizeof(MadtHeader) == 44 && sizeof(MadtLocalApic) == 8 && sizeof(M
 
 } // namespace acpi
 
+// A virtio-mmio device's window and interrupt line, as the DSDT declares it.
+struct MmioDevice {
+    uint64_t base = 0;
+    uint32_t size = 0;
+    uint32_t gsi = 0;
+};
+constexpr size_t kMaxAcpiMmioDevices = 32;
+
 // Bytes all tables take for vcpu_count vCPUs, alignment padding included.
-size_t acpi_tables_size(uint32_t vcpu_count);
+size_t acpi_tables_size(uint32_t vcpu_count, std::span<const MmioDevice> devices = {});
 
 // The DSDT's AML:
 //   Name (_S5, Package () {5, 5, 0, 0})   the guest powers off through PM1a control
@@ -164,13 +173,20 @@ size_t acpi_tables_size(uint32_t vcpu_count);
 //       Name (ADDR, Package () {kVmGenerationIdAddr, 0}) } }
 //   Scope (\_GPE) { Method (_E00) { Notify (\_SB.VGEN, 0x80) } }
 // GPE 0 is raised when the generation ID changes (see devices/acpi_pm.hpp).
-std::vector<uint8_t> dsdt_aml();
+// Device n of `devices` joins \_SB as
+//   Device (VRnn) { Name (_HID, "LNRO0005"), Name (_UID, n),
+//       Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, base, size)
+//           Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } }) }
+// which Linux's virtio_mmio driver binds to: no kernel parameter needed.
+std::vector<uint8_t> dsdt_aml(std::span<const MmioDevice> devices = {});
 
 // Writes the RSDP at kAcpiRsdpAddr and the other tables after it, inside
 // [kAcpiAreaStart, kAcpiAreaEnd). The MADT matches the MP table: APIC ids
 // 0..N-1, IOAPIC id N, ISA IRQ n on IOAPIC pin n (as KVM's default routing
-// wires them), and one override: the SCI (IRQ 9) is level-triggered. Returns the RSDP's address. Fails for 0 vCPUs or more
-// than kMpMaxVcpus.
-Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count);
+// wires them), and one override: the SCI (IRQ 9) is level-triggered.
+// Returns the RSDP's address. Fails for 0 vCPUs, more than kMpMaxVcpus,
+// more than kMaxAcpiMmioDevices devices or a window not below 4 GiB.
+Result<uint64_t> write_acpi_tables(GuestMemory& mem, uint32_t vcpu_count,
+                                   std::span<const MmioDevice> devices = {});
 
 } // namespace brood::x86

@@ -89,4 +89,41 @@ Bytes method(std::string_view seg, uint8_t arg_count, std::initializer_list<Byte
 
 Bytes notify(const Bytes& target, uint8_t value) { return concat({{kNotifyOp}, target, byte_const(value)}); }
 
+Bytes buffer(const Bytes& bytes) {
+    const Bytes size = bytes.size() < 0x100 ? byte_const(static_cast<uint8_t>(bytes.size()))
+                                            : dword_const(static_cast<uint32_t>(bytes.size()));
+    return with_length({kBufferOp}, concat({size, bytes}));
+}
+
+namespace {
+
+void put_le32(Bytes& out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+constexpr uint8_t kMemory32FixedTag = 0x86, kExtendedInterruptTag = 0x89, kEndTag = 0x78;
+
+} // namespace
+
+Bytes memory32_fixed(uint32_t base, uint32_t length) {
+    Bytes out{kMemory32FixedTag, 9, 0, 0x01}; // large item, 9 bytes follow; bit 0: writable
+    put_le32(out, base);
+    put_le32(out, length);
+    return out;
+}
+
+Bytes edge_interrupt(uint32_t gsi) {
+    // Flags: bit 0 consumer, bit 1 edge, bit 2 clear (active high), bit 3 clear (exclusive).
+    Bytes out{kExtendedInterruptTag, 6, 0, 0x03, 1};
+    put_le32(out, gsi);
+    return out;
+}
+
+Bytes resource_template(std::initializer_list<Bytes> descriptors) {
+    Bytes body = concat(descriptors);
+    body.push_back(kEndTag | 1); // small item (type 0xf), one byte follows: the checksum
+    body.push_back(0);           // 0: the template is taken as valid without one
+    return buffer(body);
+}
+
 } // namespace brood::x86::aml
