@@ -263,6 +263,42 @@ TEST_F(VsockDeviceTest, RestoreTakesTheNewCidAndSendsTheResetEvent) {
     EXPECT_EQ(ctx.used_idx(2), 1) << "a restored guest drops its old connections";
 }
 
+// A host program that connects right after a restore must not be dropped by
+// the reset meant for the saved machine's connections: its request reaches
+// the guest only once the guest has handled the reset.
+TEST_F(VsockDeviceTest, AfterARestoreNothingReachesTheGuestUntilItHandledTheReset) {
+    auto saved = device->save_state();
+    device->reset();
+    ASSERT_TRUE(device->restore_state(saved, 1));
+    ASSERT_TRUE(device->activate(ctx, 0));
+    UniqueFd host = host_dial(52);
+    host_turn();
+    ASSERT_EQ(ctx.used_idx(2), 1) << "the reset event went out";
+    EXPECT_TRUE(received().empty()) << "the request overtook the reset";
+    // The driver handles the event and posts its buffer again.
+    ctx.make_available(2, static_cast<uint16_t>(ctx.used(2, 0).first));
+    ASSERT_TRUE(device->process_queue(2));
+    auto pkts = received();
+    ASSERT_EQ(pkts.size(), 1u);
+    EXPECT_EQ(pkts[0].first.op, static_cast<uint16_t>(Op::request));
+}
+
+TEST_F(VsockDeviceTest, AGuestThatNeverAnswersTheResetIsServedAfterTwoSeconds) {
+    ASSERT_TRUE(device->quiesce());
+    UniqueFd before = host_dial(52); // closed by nothing: the pause had no connections
+    ASSERT_TRUE(device->restore_state(device->save_state(), 1));
+    host_turn();
+    ASSERT_EQ(ctx.used_idx(2), 1);
+    EXPECT_TRUE(received().empty());
+    // The timer fires at the deadline and kicks the rx queue.
+    auto timer = std::prev(ctx.watches.end())->first;
+    pollfd p{timer, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 3000), 1) << "no timer for the reset's deadline";
+    ctx.watches[timer](EPOLLIN);
+    ASSERT_TRUE(device->process_queue(0));
+    EXPECT_EQ(received().size(), 1u) << "the request waits no longer than the deadline";
+}
+
 TEST_F(VsockDeviceTest, HostileChainsGetResetsNotCrashes) {
     UniqueFd host = host_dial(52);
     host_turn();
