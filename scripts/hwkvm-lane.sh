@@ -11,9 +11,15 @@
 # With --bench it runs bench_linux instead (brood-vmm against QEMU, both in
 # L1 on the same KVM) and prints its JSON lines on stdout.
 #
-# Writes OUT/l1-serial.log (everything L1 printed: the tests' output, with the
-# L2 serial logs of failed tests) and OUT/result (done, or why the lane did
-# not run). scripts/hwkvm-result.sh reads one test's result from them.
+# Each suite runs in its own process. When L1 itself dies or stalls for good
+# (QEMU's nested SVM now and then panics or wedges L1), the lane boots L1
+# again for the suites that had not finished, up to BROOD_LANE_BOOTS boots
+# within BROOD_LANE_TIMEOUT seconds in all.
+#
+# Writes OUT/l1-serial.log (everything L1 printed in every boot: the tests'
+# output, with the L2 serial logs of failed tests), OUT/result (done, or why
+# the lane did not run) and, when it happened, OUT/stalls.log and
+# OUT/reboots.log. scripts/hwkvm-result.sh reads one test's result from them.
 # Exit: 0 when the tests ran (each test's result is in the log), 1 when the
 # lane itself failed, 0 with OUT/result "skipped: ..." when QEMU is missing.
 set -euo pipefail
@@ -27,11 +33,12 @@ MODE=tests
 if [ "$1" = --bench ]; then MODE=bench; shift; fi
 ARGS=("$@")
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
-rm -f "$OUT/result" "$OUT/l1-serial.log"
-: "${BROOD_LANE_TIMEOUT:=1080}"   # seconds for the whole L1 run
+rm -f "$OUT/result" "$OUT"/l1-serial*.log "$OUT/stalls.log" "$OUT/reboots.log"
+: "${BROOD_LANE_TIMEOUT:=1080}"     # seconds for all of L1's boots together
 : "${BROOD_LANE_MEMORY_MIB:=4096}"
-: "${BROOD_LANE_SUITE_TIMEOUT:=300}"
-: "${BROOD_LANE_STALL:=60}"          # seconds without a tick from L1 before the watchdog acts # seconds for one suite inside L1, before it counts as hung
+: "${BROOD_LANE_SUITE_TIMEOUT:=300}" # seconds for one suite inside L1, before it counts as hung
+: "${BROOD_LANE_STALL:=60}"          # seconds without a tick from L1 before the watchdog acts
+: "${BROOD_LANE_BOOTS:=3}"           # boots of L1 at most, when L1 dies before its suites are done
 
 QEMU=$(command -v qemu-system-x86_64 || true)
 if [ -z "$QEMU" ]; then
@@ -88,12 +95,13 @@ if [ "$MODE" = bench ]; then
   cp -rL /usr/share/qemu "$ROOT/usr/share/qemu"
   run="/lane/bin/bench_linux --vmm /lane/bin/brood-vmm --assets /lane/assets --qemu /usr/bin/qemu-system-x86_64 ${ARGS[*]} || status=1"
 else
-  # One process per suite (a suite's tests may build on each other), in order.
-  run=""
+  # One process per suite (a suite's tests may build on each other), in
+  # order: each boot's plan (/lane/plan, "SUITE FILTER" lines) lists the
+  # suites still to run.
+  run='while read -r suite filter; do run_suite "$suite" "$filter" || status=1; echo "lane: SUITE-DONE $suite"; done </lane/plan'
   for suite in $(printf '%s\n' "${ARGS[@]}" | cut -d. -f1 | awk '!seen[$0]++'); do
-    filter=$(printf '%s\n' "${ARGS[@]}" | grep "^$suite\." | paste -sd:)
-    run+="run_suite $suite '$filter' || status=1"$'\n'
-  done
+    echo "$suite $(printf '%s\n' "${ARGS[@]}" | grep "^$suite\." | paste -sd:)"
+  done >"$OUT/plan"
 fi
 cat >"$ROOT/init" <<INIT
 #!/bin/busybox sh
@@ -151,57 +159,105 @@ say "packing L1's initramfs ($(du -sm "$ROOT" | cut -f1) MiB)"
   die "cpio failed"
 rm -rf "$ROOT"
 
-say "booting L1: QEMU TCG, AMD SVM + NPT, 2 vCPUs, ${BROOD_LANE_MEMORY_MIB} MiB; $MODE ${ARGS[*]} (log: $OUT/l1-serial.log)"
-start=$(date +%s)
 # QEMU's monitor, on two FIFOs, for the stall watchdog below.
 MON=$OUT/monitor
-rm -f "$MON.in" "$MON.out" "$OUT/monitor.log" "$OUT/stalls.log"; mkfifo "$MON.in" "$MON.out"
-cat "$MON.out" >"$OUT/monitor.log" &
-mon_reader=$!
-set +e
-timeout --kill-after=10 "$BROOD_LANE_TIMEOUT" "$QEMU" -nodefaults -no-user-config -display none -no-reboot \
-  -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp 2 -m "$BROOD_LANE_MEMORY_MIB" \
-  -kernel "$ASSETS/vmlinuz" -initrd "$OUT/l1-initrd.cpio" \
-  -append "console=ttyS0 panic=-1 quiet mitigations=off" \
-  -monitor "pipe:$MON" -serial "file:$OUT/l1-serial.log" </dev/null >"$OUT/qemu.log" 2>&1 &
-qemu_pid=$!
 # L1 prints a tick every 10 s. When the ticks stop, L1 is stuck (seen now and
 # then with QEMU's nested SVM: both vCPUs spin and L1's own timers never
-# fire). The watchdog then records the vCPUs' registers and sends L1 an NMI,
-# which makes QEMU leave the L2 guest; L1 carries on, and the log says so.
+# fire). The watchdog records the vCPUs' registers and sends L1 an NMI,
+# which makes QEMU leave the L2 guest and often lets L1 carry on. If no tick
+# follows within another BROOD_LANE_STALL seconds, it ends QEMU: the lane
+# then boots L1 again for the suites left.
 watchdog() {
-  local last=-1 quiet=0 ticks kicks=0
+  local log=$1 last=-1 quiet=0 ticks kicked=0
   while kill -0 "$qemu_pid" 2>/dev/null; do
     sleep 5
-    ticks=$(grep -c '^lane: tick' "$OUT/l1-serial.log" 2>/dev/null)
-    if [ "$ticks" != "$last" ]; then last=$ticks quiet=0; continue; fi
+    ticks=$(grep -c '^lane: tick' "$log" 2>/dev/null)
+    if [ "$ticks" != "$last" ]; then last=$ticks quiet=0 kicked=0; continue; fi
     [ "$ticks" -gt 0 ] || continue
     quiet=$((quiet + 5))
     [ "$quiet" -ge "$BROOD_LANE_STALL" ] || continue
-    kicks=$((kicks + 1))
-    say "L1 printed no tick for ${quiet}s: recording its vCPUs and sending it an NMI (kick $kicks)"
-    echo "L1 stalled (kick $kicks) at $(date +%T); registers in monitor.log" >>"$OUT/stalls.log"
-    printf 'info cpus\ninfo registers -a\nnmi\n' >"$MON.in"
     quiet=0
+    if [ "$kicked" = 0 ]; then
+      kicked=1
+      say "L1 printed no tick for ${BROOD_LANE_STALL}s: recording its vCPUs and sending it an NMI"
+      echo "boot $boot: L1 stalled at $(date +%T); registers in monitor.log; NMI sent" >>"$OUT/stalls.log"
+      printf 'info cpus\ninfo registers -a\nnmi\n' >"$MON.in"
+    else
+      say "L1 printed no tick after the NMI either: ending this boot"
+      echo "boot $boot: L1 still stalled at $(date +%T); QEMU ended" >>"$OUT/stalls.log"
+      kill "$qemu_pid" 2>/dev/null
+    fi
   done
 }
-watchdog &
-watchdog_pid=$!
-wait "$qemu_pid"
-qemu_rc=$?
-kill "$watchdog_pid" 2>/dev/null; wait "$watchdog_pid" 2>/dev/null
-kill "$mon_reader" 2>/dev/null; wait "$mon_reader" 2>/dev/null
-rm -f "$MON.in" "$MON.out"
+
+# One boot of L1 with the given plan; its serial output goes to $1.
+boot_l1() {
+  local log=$1 budget=$2 initrd=$OUT/l1-initrd.cpio
+  if [ "$MODE" = tests ]; then
+    # The plan rides in a second cpio archive after the first: the kernel
+    # unpacks both.
+    local planroot=$OUT/planroot
+    rm -rf "$planroot"; mkdir -p "$planroot/lane"; cp "$OUT/plan.left" "$planroot/lane/plan"
+    initrd=$OUT/l1-initrd.boot.cpio
+    { cat "$OUT/l1-initrd.cpio"; (cd "$planroot" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0); } >"$initrd"
+    rm -rf "$planroot"
+  fi
+  rm -f "$MON.in" "$MON.out"; mkfifo "$MON.in" "$MON.out"
+  cat "$MON.out" >>"$OUT/monitor.log" &
+  local mon_reader=$!
+  timeout --kill-after=10 "$budget" "$QEMU" -nodefaults -no-user-config -display none -no-reboot \
+    -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp 2 -m "$BROOD_LANE_MEMORY_MIB" \
+    -kernel "$ASSETS/vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 quiet mitigations=off" \
+    -monitor "pipe:$MON" -serial "file:$log" </dev/null >>"$OUT/qemu.log" 2>&1 &
+  qemu_pid=$!
+  watchdog "$log" &
+  local watchdog_pid=$!
+  wait "$qemu_pid"
+  qemu_rc=$?
+  kill "$watchdog_pid" 2>/dev/null; wait "$watchdog_pid" 2>/dev/null
+  kill "$mon_reader" 2>/dev/null; wait "$mon_reader" 2>/dev/null
+  rm -f "$MON.in" "$MON.out"
+  [ "$initrd" = "$OUT/l1-initrd.cpio" ] || rm -f "$initrd"
+}
+
+start=$(date +%s)
+rm -f "$OUT/monitor.log" "$OUT/qemu.log"
+[ "$MODE" = tests ] && cp "$OUT/plan" "$OUT/plan.left"
+boot=1
+set +e
+while :; do
+  left=$(( BROOD_LANE_TIMEOUT - ($(date +%s) - start) ))
+  say "booting L1 (boot $boot): QEMU TCG, AMD SVM + NPT, 2 vCPUs, ${BROOD_LANE_MEMORY_MIB} MiB; $MODE $(
+    [ "$MODE" = tests ] && cut -d' ' -f1 "$OUT/plan.left" | paste -sd' ' || echo "${ARGS[*]}") (log: $OUT/l1-serial.log)"
+  boot_log=$OUT/l1-serial.boot$boot.log
+  boot_l1 "$boot_log" "$left"
+  { [ "$boot" = 1 ] || echo "lane: ---- L1 boot $boot ----"; tr -d '\r' <"$boot_log" 2>/dev/null; } >>"$OUT/l1-serial.log"
+  grep -q '^LANE-EXIT' "$boot_log" 2>/dev/null && break
+  [ "$MODE" = tests ] || break
+  # Suites that finished in this boot are done; the rest run in the next.
+  done_suites=$(tr -d '\r' <"$boot_log" | sed -n 's/^lane: SUITE-DONE //p')
+  awk -v done="$done_suites" 'BEGIN { n = split(done, d, "\n"); for (i = 1; i <= n; i++) skip[d[i]] = 1 }
+                              !($1 in skip)' "$OUT/plan.left" >"$OUT/plan.next"
+  mv "$OUT/plan.next" "$OUT/plan.left"
+  left=$(( BROOD_LANE_TIMEOUT - ($(date +%s) - start) ))
+  why="QEMU exit $qemu_rc"; [ "$qemu_rc" = 124 ] && why="out of time"
+  if [ "$boot" -ge "$BROOD_LANE_BOOTS" ] || [ "$left" -lt 120 ] || [ ! -s "$OUT/plan.left" ]; then break; fi
+  echo "boot $boot: L1 ended ($why) before its suites were done; boot $((boot + 1)) runs $(cut -d' ' -f1 "$OUT/plan.left" | paste -sd' ')" >>"$OUT/reboots.log"
+  say "$(tail -n 1 "$OUT/reboots.log")"
+  tail -n 30 "$boot_log" 2>/dev/null | sed 's/^/hwkvm-lane: L1: /' >&2
+  boot=$((boot + 1))
+done
 set -e
-rm -f "$OUT/l1-initrd.cpio"
+rm -f "$OUT/l1-initrd.cpio" "$OUT"/l1-serial.boot*.log "$OUT/plan.left"
 elapsed=$(( $(date +%s) - start ))
 if ! grep -q '^LANE-EXIT' "$OUT/l1-serial.log" 2>/dev/null; then
   tail -n 60 "$OUT/l1-serial.log" 2>/dev/null || true
   cat "$OUT/qemu.log" 2>/dev/null || true
-  [ "$qemu_rc" = 124 ] && die "L1 did not finish within ${BROOD_LANE_TIMEOUT}s"
-  die "L1 ended (QEMU exit $qemu_rc) before its tests finished"
+  [ "$qemu_rc" = 124 ] && die "L1 did not finish within ${BROOD_LANE_TIMEOUT}s ($boot boot(s))"
+  die "L1 ended (QEMU exit $qemu_rc) before its tests finished ($boot boot(s))"
 fi
-echo "done in ${elapsed}s: $(grep -m1 '^LANE-EXIT' "$OUT/l1-serial.log")" >"$OUT/result"
+echo "done in ${elapsed}s, $boot boot(s): $(grep -m1 '^LANE-EXIT' "$OUT/l1-serial.log")" >"$OUT/result"
 say "$(cat "$OUT/result")"
 if [ "$MODE" = bench ]; then
   tr -d '\r' <"$OUT/l1-serial.log" | grep '^{"bench"' || die "bench_linux printed no figures (see $OUT/l1-serial.log)"

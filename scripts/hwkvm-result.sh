@@ -12,7 +12,8 @@ esac
 clean() { tr -d '\r' <"$log" 2>/dev/null | grep -v '^lane: tick'; }
 stalls=$(grep -c 'L1 stalled' "$OUT/stalls.log" 2>/dev/null || true)
 [ "${stalls:-0}" -gt 0 ] &&
-  echo "note: L1 stalled $stalls time(s) in this lane run and was kicked with an NMI (registers in $OUT/monitor.log)"
+  echo "note: L1 stalled $stalls time(s) in this lane run (see $OUT/stalls.log; registers in $OUT/monitor.log)"
+[ -s "$OUT/reboots.log" ] && { echo "note: L1 was booted again in this lane run:"; cat "$OUT/reboots.log"; }
 re=${TEST//./\\.}
 if clean | grep -qE "^\[       OK \] $re \("; then
   clean | grep -E "^\[       OK \] $re \("
