@@ -42,16 +42,22 @@ if [ ${#benches[@]} -eq 0 ]; then
   exit 1
 fi
 
-# bench_linux needs a hardware-assisted KVM: it runs inside the hardware-KVM
-# lane's L1 (scripts/hwkvm-lane.sh --bench), or directly where the host has one.
+# bench_linux and bench_agent need a hardware-assisted KVM: they run inside
+# the hardware-KVM lane's L1 (scripts/hwkvm-lane.sh --bench NAME), or
+# directly where the host has one.
 run_bench() {
-  local exe=$1
-  if [ "$(basename "$exe")" != bench_linux ]; then "$exe"; return; fi
-  [ -n "${BROOD_ASSETS:-}" ] || { echo "bench: bench_linux needs the guest assets (make assets)" >&2; return 1; }
+  local exe=$1 name
+  name=$(basename "$exe")
+  case $name in bench_linux|bench_agent) ;; *) "$exe"; return ;; esac
+  [ -n "${BROOD_ASSETS:-}" ] || { echo "bench: $name needs the guest assets (make assets)" >&2; return 1; }
   if [ -e /sys/module/kvm_intel ] || [ -e /sys/module/kvm_amd ]; then
-    "$exe" --vmm "$BROOD_VMM" --assets "$BROOD_ASSETS" --qemu "$(command -v qemu-system-x86_64)"
+    if [ "$name" = bench_agent ]; then
+      "$exe" --vmm "$BROOD_VMM" --broodd "$BROOD_BROODD" --assets "$BROOD_ASSETS" --images "$build/guest-images"
+    else
+      "$exe" --vmm "$BROOD_VMM" --assets "$BROOD_ASSETS" --qemu "$(command -v qemu-system-x86_64)"
+    fi
   else
-    bash "$(dirname "$0")/hwkvm-lane.sh" "$build" "$BROOD_ASSETS" "$build/hwkvm-bench" --bench
+    bash "$(dirname "$0")/hwkvm-lane.sh" "$build" "$BROOD_ASSETS" "$build/hwkvm-bench-$name" --bench "$name"
   fi
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hwkvm-lane.sh BUILD ASSETS OUT TEST...
-# hwkvm-lane.sh BUILD ASSETS OUT --bench [BENCH_LINUX_ARGS...]
+# hwkvm-lane.sh BUILD ASSETS OUT --bench [bench_linux|bench_agent] [BENCH_ARGS...]
 #
 # The hardware-KVM lane: runs brood on a hardware-assisted KVM even where the
 # host's own /dev/kvm cannot run a stock Linux kernel. QEMU's TCG emulates an
@@ -8,8 +8,9 @@
 # boots in it as L1, loads kvm.ko and kvm-amd.ko from the same package, and
 # runs the named tests of brood_linux_shell_tests (GoogleTest names) against
 # brood-vmm, broodd and brood from BUILD, which boot ASSETS' Linux as L2.
-# With --bench it runs bench_linux instead (brood-vmm against QEMU, both in
-# L1 on the same KVM) and prints its JSON lines on stdout.
+# With --bench it runs a bench instead and prints its JSON lines on stdout:
+# bench_linux (the default: brood-vmm against QEMU, both in L1 on the same
+# KVM) or bench_agent (a Linux guest with the agent, through broodd).
 #
 # Each suite runs in its own process. When L1 itself dies or stalls for good
 # (QEMU's nested SVM now and then panics or wedges L1), the lane boots L1
@@ -29,8 +30,11 @@ say() { echo "hwkvm-lane: $*" >&2; }
 
 [ $# -ge 4 ] || { echo "usage: $0 BUILD ASSETS OUT {TEST...|--bench [ARGS...]}" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd); ASSETS=$(cd "$2" && pwd); OUT=$3; shift 3
-MODE=tests
-if [ "$1" = --bench ]; then MODE=bench; shift; fi
+MODE=tests BENCH=bench_linux
+if [ "$1" = --bench ]; then
+  MODE=bench; shift
+  case ${1:-} in bench_linux|bench_agent) BENCH=$1; shift ;; esac
+fi
 ARGS=("$@")
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT/result" "$OUT"/l1-serial*.log "$OUT/stalls.log" "$OUT/reboots.log"
@@ -53,6 +57,8 @@ done
 if [ "$MODE" = tests ]; then
   bins=("$BUILD/src/vmm/brood-vmm" "$BUILD/src/api/broodd" "$BUILD/src/cli/brood"
         "$BUILD/tests/hwkvm/brood_linux_shell_tests")
+elif [ "$BENCH" = bench_agent ]; then
+  bins=("$BUILD/src/vmm/brood-vmm" "$BUILD/src/api/broodd" "$BUILD/bench/bench_agent")
 else
   bins=("$BUILD/src/vmm/brood-vmm" "$BUILD/bench/bench_linux")
 fi
@@ -70,7 +76,7 @@ for b in "${bins[@]}"; do strip --strip-debug -o "$ROOT/lane/bin/${b##*/}" "$b" 
 cp "$BUILD/guest/brood-test-guest.elf" "$ASSETS/vmlinuz" "$ASSETS/vmlinux" "$ASSETS/initrd.cpio.gz" "$ROOT/lane/assets/"
 cp "$ASSETS"/modules/* "$ROOT/lane/modules/"
 # The Linux images the build makes for devices and the agent (target guest-images).
-if [ "$MODE" = tests ]; then
+if [ "$MODE" = tests ] || [ "$BENCH" = bench_agent ]; then
   for f in initrd-agent.cpio.gz rootfs.ext4; do
     [ -s "$BUILD/guest-images/$f" ] || die "$BUILD/guest-images/$f is missing: build the guest-images target"
     cp "$BUILD/guest-images/$f" "$ROOT/lane/assets/"
@@ -87,7 +93,9 @@ copy_libs() {
   done
 }
 for b in "$ROOT"/lane/bin/*; do copy_libs "$b"; done
-if [ "$MODE" = bench ]; then
+if [ "$BENCH" = bench_agent ] && [ "$MODE" = bench ]; then
+  run="/lane/bin/bench_agent --vmm /lane/bin/brood-vmm --broodd /lane/bin/broodd --assets /lane/assets --images /lane/assets ${ARGS[*]} || status=1"
+elif [ "$MODE" = bench ]; then
   # The peer runs in L1 too: QEMU, its libraries and its firmware files.
   mkdir -p "$ROOT/usr/bin" "$ROOT/usr/share"
   cp "$QEMU" "$ROOT/usr/bin/qemu-system-x86_64"
@@ -260,8 +268,8 @@ fi
 echo "done in ${elapsed}s, $boot boot(s): $(grep -m1 '^LANE-EXIT' "$OUT/l1-serial.log")" >"$OUT/result"
 say "$(cat "$OUT/result")"
 if [ "$MODE" = bench ]; then
-  tr -d '\r' <"$OUT/l1-serial.log" | grep '^{"bench"' || die "bench_linux printed no figures (see $OUT/l1-serial.log)"
-  grep -q '^LANE-EXIT rc=0' "$OUT/l1-serial.log" || die "bench_linux failed in L1 (see $OUT/l1-serial.log)"
+  tr -d '\r' <"$OUT/l1-serial.log" | grep '^{"bench"' || die "$BENCH printed no figures (see $OUT/l1-serial.log)"
+  grep -q '^LANE-EXIT rc=0' "$OUT/l1-serial.log" || die "$BENCH failed in L1 (see $OUT/l1-serial.log)"
 else
   tr -d '\r' <"$OUT/l1-serial.log" | grep -E '^\[ *(OK|FAILED|SKIPPED) *\] [A-Za-z]' || true
 fi
