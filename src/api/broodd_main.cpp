@@ -39,6 +39,8 @@ struct Options {
     int agent_connect_timeout_ms = 3'000;
     std::string bridge = "brood0";
     std::string subnet = "172.30.0.0/24";
+    std::string vmm_jail = "auto";
+    uint32_t vmm_uid_base = 200'000;
 };
 
 std::string find_vmm(const std::string& flag) {
@@ -100,6 +102,8 @@ int run(const Options& o) {
     config.agent_connect_timeout_ms = o.agent_connect_timeout_ms;
     config.bridge = o.bridge;
     config.subnet = o.subnet;
+    config.vmm_jail = o.vmm_jail == "on" || (o.vmm_jail == "auto" && ::geteuid() == 0);
+    config.vmm_uid_base = o.vmm_uid_base;
     auto opened = manager::Manager::open(config);
     if (!opened) {
         std::fprintf(stderr, "broodd: %s\n", opened.error().message().c_str());
@@ -203,6 +207,14 @@ int main(int argc, char** argv) {
     app.add_option("--agent-connect-timeout-ms", o.agent_connect_timeout_ms,
                    "how long to try to reach a guest agent before answering 502")
         ->check(CLI::Range(1, 600'000))
+        ->capture_default_str();
+    app.add_option("--vmm-jail", o.vmm_jail,
+                   "box each VMM in (namespaces, no capabilities, seccomp, its own uid): auto means when broodd "
+                   "runs as root")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+    app.add_option("--vmm-uid-base", o.vmm_uid_base,
+                   "a boxed VMM runs as uid and gid BASE + its vsock CID (0: as broodd's uid)")
         ->capture_default_str();
     try {
         app.parse(argc, argv);

@@ -71,6 +71,14 @@ OpResult<void> Manager::do_start(Instance& instance) {
 
 OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
                                   std::optional<Backend> backend) {
+    {
+        const InstanceRecord record = view_of(instance, _layout).record;
+        auto boxed = vmm_jail().args(_layout, record);
+        args.insert(args.end(), boxed.begin(), boxed.end());
+        // What the VMM writes once it runs as its own uid.
+        if (auto ok = vmm_jail().hand_over(record, {_layout.instance_dir(instance.id), _layout.logs_dir(instance.id)}); !ok)
+            return fail(ok.error().context(op));
+    }
     SpawnSpec spec{_config.vmm_binary, std::move(args), _layout.vmm_log(instance.id), _config.ready_timeout_ms};
     std::function<void(pid_t)> on_spawned;
     if (_config.vmm_fault) on_spawned = [&](pid_t pid) { vmm_fault(VmmStep::spawned, instance, pid); };
@@ -250,6 +258,10 @@ OpResult<void> Manager::do_standby(Instance& instance) {
         instance.paused = true;
     }
     auto staged = stage_snapshot_dir(_layout, instance.id);
+    if (staged) {
+        auto handed = vmm_jail().hand_over(view_of(instance, _layout).record, {_layout.snapshots_dir(instance.id), *staged});
+        if (!handed) staged = tl::unexpected(handed.error());
+    }
     if (staged) vmm_fault(VmmStep::standby_snapshot, instance, pid);
     Result<void> written =
         staged ? control.snapshot(*staged + "/state", *staged + "/memory", _config.snapshot_timeout_ms, diff)

@@ -16,6 +16,7 @@
 #include "manager/fork_steps.hpp"
 #include "manager/instance.hpp"
 #include "manager/layout.hpp"
+#include "manager/vmm_jail.hpp"
 #include "manager/metrics.hpp"
 #include "manager/network_pool.hpp"
 #include "manager/op_error.hpp"
@@ -48,6 +49,11 @@ struct ManagerConfig {
     // addresses come from.
     std::string bridge = "brood0";
     std::string subnet = "172.30.0.0/24";
+    // The box each VMM runs in (brood-vmm --jail; docs/security.md): on, and
+    // with vmm_uid_base set, instance n's VMM runs as uid and gid
+    // vmm_uid_base + its vsock CID once its machine is built.
+    bool vmm_jail = false;
+    uint32_t vmm_uid_base = 0;
     // Tests only: fails chosen steps of a fork (fork_steps.hpp).
     ForkFaultHook fork_fault;
     // Tests only: called at the steps where a VMM may die (vmm_steps.hpp).
@@ -190,6 +196,7 @@ private:
     // 409 in_use when the instance is the source of a template with live
     // forks (they map its memory file).
     OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
+    VmmJail vmm_jail() const { return {_config.vmm_jail, _config.vmm_uid_base}; }
     OpResult<void> spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
                              std::optional<Backend> backend); // nullopt: a boot, not a restore
     // Drops the instance's snapshot (snapshot_files.hpp) and gives back the

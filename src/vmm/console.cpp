@@ -102,10 +102,15 @@ void Console::emit(std::span<const uint8_t> bytes) {
     }
 }
 
-Result<void> Console::start(InputSink sink) {
+Result<void> Console::open_outputs() {
     // Files appear only once the VM is built: a refused VM leaves nothing.
-    if (!_config.log_path.empty()) _log = TRY(RotatingLog::open(_config.log_path, _config.log_cap));
-    if (!_config.socket_path.empty()) _listener = TRY(listen_unix(_config.socket_path));
+    if (!_config.log_path.empty() && !_log) _log = TRY(RotatingLog::open(_config.log_path, _config.log_cap));
+    if (!_config.socket_path.empty() && !_listener) _listener = TRY(listen_unix(_config.socket_path));
+    return {};
+}
+
+Result<void> Console::start(InputSink sink) {
+    TRY(open_outputs());
     _sink = std::move(sink);
     _stdin_open = _config.stdio;
     if (_log || _listener || _config.stdio) _writer = std::thread([this] { output_loop(); });

@@ -42,6 +42,9 @@ public:
 
     // Guest output, called from vCPU threads: queued, never blocks on I/O.
     void write(uint8_t byte);
+    // Opens the serial log and binds the serial socket (start() does it
+    // too, if not done yet): a boxed VMM does it before it drops its uid.
+    Result<void> open_outputs();
     // Opens the log and the socket, and starts the input thread feeding `sink`.
     Result<void> start(InputSink sink);
 

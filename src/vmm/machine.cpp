@@ -231,6 +231,12 @@ MachineExit Machine::finish() {
 }
 
 void Machine::vcpu_loop(kvm::Vcpu& vcpu) {
+    if (_vcpu_thread_setup) {
+        if (auto ok = _vcpu_thread_setup(); !ok) {
+            request_exit(ExitCode::vmm_error, fmt::format("vCPU {}: {}", vcpu.index(), ok.error().message()));
+            return; // the machine is stopping: nobody waits for this thread to park
+        }
+    }
     while (!_stopping) {
         {
             std::unique_lock lock(_mutex);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,8 @@ public:
     // Every component's saved state, in restore order (see snapshot/persist.hpp).
     snapshot::Registry& persist() { return _persist; }
 
+    // Runs first on each vCPU thread (before start()); a failure ends the machine.
+    void set_vcpu_thread_setup(std::function<Result<void>()> setup) { _vcpu_thread_setup = std::move(setup); }
     // Starts one thread per vCPU; they run unless `paused`.
     Result<void> start(bool paused);
     // Stops every vCPU outside KVM_RUN and waits until they are.
@@ -114,6 +117,7 @@ private:
     std::vector<std::unique_ptr<virtio::MmioTransport>> _virtio; // after _io: destroyed before it
 
     std::vector<std::thread> _threads;
+    std::function<Result<void>()> _vcpu_thread_setup;
     std::mutex _mutex;
     std::condition_variable _cv;
     bool _pause_requested = false;

@@ -18,7 +18,9 @@
 #include "common/http/server.hpp"
 #include "vmm/boot.hpp"
 #include "vmm/control_api.hpp"
+#include "vmm/jail/jail.hpp"
 #include "vmm/restore.hpp"
+#include "vmm/snapshot/memory_writer.hpp"
 #include "vmm/vmm.hpp"
 
 namespace {
@@ -38,6 +40,7 @@ struct Options {
     std::optional<uint64_t> vsock_cid;
     std::string vsock_socket;
     std::string net;
+    jail::JailConfig jail;
 };
 
 [[noreturn]] void die(ExitCode code, const std::string& message) {
@@ -74,6 +77,13 @@ int main(int argc, char** argv) {
         cmd->add_option("--net", opt.net,
                         "A virtio-net device: tap=NAME,mac=MAC (attach to a TAP) or fd=N,mac=MAC (a TAP fd "
                         "handed over); on restore, the restored machine's own TAP and MAC");
+        cmd->add_flag("--jail", opt.jail.enabled,
+                      "Box the VMM in: own mount, IPC and UTS namespaces, no capabilities, no_new_privs and a "
+                      "seccomp allow-list once the machine is built (needs root)");
+        cmd->add_option("--jail-uid", opt.jail.uid, "With --jail: run as this uid once the machine is built");
+        cmd->add_option("--jail-gid", opt.jail.gid, "With --jail: run as this gid once the machine is built");
+        cmd->add_option("--jail-dir", opt.jail.dir,
+                        "With --jail: the instance directory, where snapshots and logs are written");
         cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     };
@@ -105,6 +115,9 @@ int main(int argc, char** argv) {
     if (opt.shape.memory_mib > (uint64_t{1} << 30)) die(ExitCode::bad_input, "memory size is absurdly large");
     check_socket_path_free(opt.control_socket, "control socket");
     check_socket_path_free(opt.console.socket_path, "serial socket");
+    if (auto ok = jail::check(opt.jail); !ok) die(ExitCode::bad_input, ok.error().message());
+    // While the process has one thread.
+    if (auto ok = jail::enter_namespaces(opt.jail); !ok) die(ExitCode::vmm_error, ok.error().message());
 
     // Signals that end the VM go to a signalfd; block them before any thread exists.
     sigset_t mask;
@@ -157,12 +170,21 @@ int main(int argc, char** argv) {
     auto actions = ActionQueue::create();
     if (!actions) die(ExitCode::vmm_error, actions.error().message());
     Vmm vmm(std::move(machine), std::move(*actions), std::move(description));
+    vmm.set_path_mapper([jail = opt.jail](const std::string& path) { return jail::local_path(jail, path); });
     std::optional<http::Server> server;
     if (!opt.control_socket.empty()) {
         auto listening = http::Server::listen_unix(opt.control_socket, 0600);
         if (!listening) die(ExitCode::bad_input, listening.error().message());
         server.emplace(std::move(*listening));
     }
+    // Everything is open and bound: from here on the box holds. The vCPU and
+    // API threads start inside it.
+    if (opt.jail.enabled) {
+        if (auto ok = snapshot::open_pagemap(); !ok) die(ExitCode::vmm_error, ok.error().message());
+        if (auto ok = (*console)->open_outputs(); !ok) die(ExitCode::bad_input, ok.error().message());
+    }
+    if (auto ok = jail::lock_down(opt.jail); !ok) die(ExitCode::vmm_error, ok.error().message());
+    if (opt.jail.enabled) vmm.machine().set_vcpu_thread_setup(jail::lock_down_vcpu_thread);
     // Every vCPU thread exists before the control API serves its first request.
     if (auto ok = vmm.machine().start(opt.paused); !ok) die(ExitCode::vmm_error, ok.error().message());
     if (server) {

@@ -11,9 +11,9 @@
 namespace brood {
 namespace {
 
-Result<UniqueFd> open_append(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
-    if (!fd) return fail_errno(fmt::format("open log {}", path));
+Result<UniqueFd> open_append(int dir, const std::string& name) {
+    UniqueFd fd(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (!fd) return fail_errno(fmt::format("open log {}", name));
     return fd;
 }
 
@@ -21,11 +21,18 @@ Result<UniqueFd> open_append(const std::string& path) {
 
 Result<RotatingLog> RotatingLog::open(std::string path, uint64_t cap) {
     if (cap == 0) return fail("a log's cap must be above zero");
-    auto fd = TRY(open_append(path));
+    const size_t slash = path.rfind('/');
+    const std::string dir_path = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (name.empty()) return fail(fmt::format("log {} names no file", path));
+    UniqueFd dir(::open(dir_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return fail_errno(fmt::format("open the directory of log {}", path));
+    auto fd = TRY_CTX(open_append(dir.get(), name), path);
     struct stat st{};
     if (::fstat(fd.get(), &st) < 0) return fail_errno(fmt::format("stat {}", path));
     if (!S_ISREG(st.st_mode)) return fail(fmt::format("log {} is not a regular file", path));
-    RotatingLog log(std::move(path), cap, std::move(fd), static_cast<uint64_t>(st.st_size));
+    RotatingLog log(std::move(path), std::move(dir), std::move(name), cap, std::move(fd),
+                    static_cast<uint64_t>(st.st_size));
     if (log._size >= cap) log.rotate();
     return log;
 }
@@ -43,13 +50,13 @@ void RotatingLog::write(std::span<const uint8_t> bytes) {
 }
 
 void RotatingLog::rotate() {
-    std::string older = _path + ".1";
+    std::string older = _name + ".1";
     // A failed rename keeps appending nowhere: better than an unbounded file.
-    if (::rename(_path.c_str(), older.c_str()) < 0) {
+    if (::renameat(_dir.get(), _name.c_str(), _dir.get(), older.c_str()) < 0) {
         _fd.reset();
         return;
     }
-    auto fd = open_append(_path);
+    auto fd = open_append(_dir.get(), _name);
     if (!fd) {
         _fd.reset();
         return;

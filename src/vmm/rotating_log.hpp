@@ -1,6 +1,9 @@
 // A log file with a size cap. When a write would pass the cap, the file
 // becomes PATH.1 (replacing the older one) and PATH starts again, empty: a
 // guest that never stops printing holds at most twice the cap on disk.
+// Rotation works on the file's directory through a descriptor opened with
+// the log, so it needs no access to the directories above it (a boxed VMM
+// that dropped its uid still rotates).
 #pragma once
 
 #include <cstdint>
@@ -24,11 +27,14 @@ public:
     const std::string& path() const { return _path; }
 
 private:
-    RotatingLog(std::string path, uint64_t cap, UniqueFd fd, uint64_t size)
-        : _path(std::move(path)), _cap(cap), _fd(std::move(fd)), _size(size) {}
+    RotatingLog(std::string path, UniqueFd dir, std::string name, uint64_t cap, UniqueFd fd, uint64_t size)
+        : _path(std::move(path)), _dir(std::move(dir)), _name(std::move(name)), _cap(cap), _fd(std::move(fd)),
+          _size(size) {}
     void rotate();
 
     std::string _path;
+    UniqueFd _dir;     // the directory PATH is in
+    std::string _name; // PATH's last component
     uint64_t _cap;
     UniqueFd _fd;
     uint64_t _size;

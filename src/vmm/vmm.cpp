@@ -98,6 +98,8 @@ http::Response Vmm::snapshot(const nlohmann::json& body) {
     if (!_machine->paused()) return http::error(409, "wrong_state", "pause the VM before a snapshot");
     auto request = parse_snapshot_request(body);
     if (!request) return http::error(400, "snapshot_failed", request.error().message());
+    request->state_path = _map_path(request->state_path);
+    request->memory_path = _map_path(request->memory_path);
     auto stats = write_snapshot(*_machine, *request);
     if (!stats) return http::error(400, "snapshot_failed", stats.error().message());
     return http::json(200, {{"diff", stats->diff},

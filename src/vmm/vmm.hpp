@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -20,6 +21,9 @@ public:
     Vmm(std::unique_ptr<Machine> machine, std::unique_ptr<ActionQueue> actions, nlohmann::json description);
 
     Machine& machine() { return *_machine; }
+    // How snapshot paths from the control API become the paths the VMM
+    // opens (relative to its jail directory; by default as they are).
+    void set_path_mapper(std::function<std::string(const std::string&)> mapper) { _map_path = std::move(mapper); }
     ActionQueue& actions() { return *_actions; }
 
     // Runs until the machine ends; answers what is still queued, stops the
@@ -41,6 +45,7 @@ private:
     nlohmann::json _description;
     std::chrono::steady_clock::time_point _started;
     std::optional<std::chrono::steady_clock::time_point> _shutdown_deadline;
+    std::function<std::string(const std::string&)> _map_path = [](const std::string& p) { return p; };
 };
 
 } // namespace brood

@@ -165,3 +165,44 @@ TEST_F(Broodd, NothingInTheDataDirIsOpenToOtherUsers) {
     EXPECT_GT(seen, 5u); // the instance's record, logs and snapshot were walked
     EXPECT_TRUE(open_to_others.empty()) << join(open_to_others);
 }
+
+namespace {
+
+std::string proc_status_field(pid_t pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key + ":", 0) == 0) {
+            std::string v = line.substr(key.size() + 1);
+            v.erase(0, v.find_first_not_of(" \t"));
+            return v;
+        }
+    return "";
+}
+
+} // namespace
+
+// A broodd run as root boxes every VMM in: its own uid, no capabilities,
+// no_new_privs, a seccomp filter and its own mount namespace; the guest
+// still runs, and a standby (which the boxed VMM writes) still works.
+TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
+    if (::geteuid() != 0) GTEST_SKIP() << "broodd boxes its VMMs only when it runs as root";
+    std::string id = running("boxed");
+    auto view = daemon.call("GET", "/instances/boxed").body;
+    pid_t pid = view.value("pid", 0);
+    ASSERT_GT(pid, 0) << view.dump();
+    const std::string uid = std::to_string(200'000 + view.value("vsock_cid", 0));
+    EXPECT_EQ(proc_status_field(pid, "Uid").substr(0, uid.size()), uid);
+    for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+        EXPECT_EQ(proc_status_field(pid, caps), "0000000000000000") << caps;
+    EXPECT_EQ(proc_status_field(pid, "NoNewPrivs"), "1");
+    EXPECT_EQ(proc_status_field(pid, "Seccomp"), "2");
+    EXPECT_NE(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/mnt"),
+              std::filesystem::read_symlink("/proc/self/ns/mnt"));
+    auto pong = daemon.call("POST", "/instances/boxed/console", {{"input", "ping"}, {"until", "pong"}});
+    EXPECT_EQ(pong.status, 200) << pong.text;
+    auto standby = daemon.call("POST", "/instances/boxed/standby");
+    ASSERT_EQ(standby.status, 200) << standby.text;
+    auto back = daemon.call("POST", "/instances/boxed/restore");
+    ASSERT_EQ(back.status, 200) << back.text;
+    EXPECT_EQ(daemon.call("POST", "/instances/boxed/console", {{"input", "ping"}, {"until", "pong"}}).status, 200);
+}

@@ -43,18 +43,31 @@ Result<PageSet> resident_pages(GuestMemory& memory) {
     return set;
 }
 
+} // namespace
+
+Result<int> open_pagemap() {
+    // Opened once and kept: a VMM that has dropped its uid can no longer open it.
+    static int fd = -1;
+    if (fd < 0) {
+        fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return fail_errno("open /proc/self/pagemap");
+    }
+    return fd;
+}
+
+namespace {
+
 // Pages of a MAP_PRIVATE file mapping that the guest wrote: they stopped
 // being page-cache pages and became private anonymous copies.
 Result<PageSet> written_pages(GuestMemory& memory) {
-    UniqueFd fd(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-    if (!fd) return fail_errno("open /proc/self/pagemap");
+    const int fd_num = TRY(open_pagemap());
     size_t pages = memory.size() / kPage;
     PageSet set(pages);
     std::vector<uint64_t> entries(64 * 1024);
     uint64_t first = reinterpret_cast<uint64_t>(memory.host_base()) / kPage;
     for (size_t done = 0; done < pages;) {
         size_t n = std::min(entries.size(), pages - done);
-        ssize_t got = ::pread(fd.get(), entries.data(), n * 8, static_cast<off_t>((first + done) * 8));
+        ssize_t got = ::pread(fd_num, entries.data(), n * 8, static_cast<off_t>((first + done) * 8));
         if (got != static_cast<ssize_t>(n * 8)) return fail_errno("read /proc/self/pagemap");
         for (size_t i = 0; i < n; ++i)
             set[done + i] = (entries[i] & kPagemapPresent) && !(entries[i] & kPagemapFileOrShared);

@@ -1,0 +1,96 @@
+#include "vmm/jail/jail.hpp"
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "vmm/jail/seccomp_policy.hpp"
+
+namespace brood::jail {
+namespace {
+
+constexpr int kHighestCapability = 63; // past the kernel's last one, PR_CAPBSET_DROP says EINVAL
+
+Result<void> drop_bounding_set() {
+    for (int cap = 0; cap <= kHighestCapability; ++cap) {
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+            return fail_errno(fmt::format("drop capability {} from the bounding set", cap));
+    }
+    return {};
+}
+
+// Empties the calling thread's effective, permitted and inheritable sets.
+Result<void> drop_capabilities() {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capset, &header, data) != 0) return fail_errno("capset");
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return fail_errno("clear the ambient capabilities");
+    return {};
+}
+
+Result<void> become(uid_t uid, gid_t gid) {
+    // The C library applies each of these to every thread of the process.
+    if (::setgroups(0, nullptr) != 0) return fail_errno("setgroups");
+    if (::setresgid(gid, gid, gid) != 0) return fail_errno(fmt::format("setresgid {}", gid));
+    if (::setresuid(uid, uid, uid) != 0) return fail_errno(fmt::format("setresuid {}", uid));
+    uid_t r = 0, e = 0, s = 0;
+    if (::getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid)
+        return fail(fmt::format("the uid did not change to {}", uid));
+    return {};
+}
+
+} // namespace
+
+Result<void> check(const JailConfig& config) {
+    if ((config.uid || config.gid || !config.dir.empty()) && !config.enabled)
+        return fail("--jail-uid, --jail-gid and --jail-dir need --jail");
+    if (!config.dir.empty() && config.dir.front() != '/') return fail("--jail-dir must be an absolute path");
+    if (config.uid.has_value() != config.gid.has_value()) return fail("--jail-uid and --jail-gid go together");
+    if (config.uid && (*config.uid == 0 || *config.gid == 0)) return fail("the jail's uid and gid must not be 0");
+    return {};
+}
+
+Result<void> enter_namespaces(const JailConfig& config) {
+    if (!config.enabled) return {};
+    if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
+        return fail_errno("--jail: new mount, IPC and UTS namespaces (brood-vmm needs CAP_SYS_ADMIN for them)");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        return fail_errno("--jail: make every mount private");
+    static constexpr char kHostname[] = "brood-vmm";
+    if (::sethostname(kHostname, sizeof(kHostname) - 1) != 0) return fail_errno("--jail: sethostname");
+    return {};
+}
+
+std::string local_path(const JailConfig& config, const std::string& path) {
+    if (config.dir.empty()) return path;
+    std::string prefix = config.dir;
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+    prefix += '/';
+    if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) return path.substr(prefix.size());
+    return path;
+}
+
+Result<void> lock_down(const JailConfig& config) {
+    if (!config.enabled) return {};
+    if (!config.dir.empty() && ::chdir(config.dir.c_str()) != 0)
+        return fail_errno(fmt::format("--jail-dir {}", config.dir));
+    TRY_CTX(drop_bounding_set(), "--jail");
+    if (config.uid) TRY_CTX(become(*config.uid, *config.gid), "--jail");
+    else TRY_CTX(drop_capabilities(), "--jail");
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno("--jail: no_new_privs");
+    TRY_CTX(load_process_policy(), "--jail");
+    return {};
+}
+
+Result<void> lock_down_vcpu_thread() { return load_vcpu_policy(); }
+
+} // namespace brood::jail

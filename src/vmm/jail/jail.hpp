@@ -1,0 +1,49 @@
+// The box brood-vmm puts itself in (--jail), in two steps.
+//
+// enter_namespaces(), first thing, while the process has one thread: its own
+// mount, IPC and UTS namespaces (mounts made private, so nothing it mounts
+// or unmounts reaches the host).
+//
+// lock_down(), once the machine is built (every file, /dev/kvm and the TAP
+// are open, the sockets bound) and before the vCPU threads start: --jail-dir
+// as its working directory; the capability bounding set emptied; with --jail-uid/--jail-gid, no
+// supplementary groups and that uid and gid for every thread, which leaves
+// no capabilities; else every capability dropped from the thread that goes
+// on to make the vCPU and API threads; no_new_privs; and a seccomp filter
+// for every thread (seccomp_policy.hpp) whose default is to kill the
+// process. Each vCPU thread then adds its own, narrower filter
+// (lock_down_vcpu_thread()).
+//
+// docs/security.md says what each layer stops and what it does not.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace brood::jail {
+
+struct JailConfig {
+    bool enabled = false;
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    // The instance directory: the VMM works in it, and reaches what it
+    // writes after lock_down() (snapshots, rotated logs) by paths relative
+    // to it, so the uid needs no access to the directories above it.
+    std::string dir;
+};
+
+// Checks the combination: a uid or gid needs --jail, and both go together,
+// and neither may be 0.
+Result<void> check(const JailConfig& config);
+
+Result<void> enter_namespaces(const JailConfig& config);
+// `path` relative to config.dir when it lies inside it; else `path`.
+std::string local_path(const JailConfig& config, const std::string& path);
+Result<void> lock_down(const JailConfig& config);
+Result<void> lock_down_vcpu_thread();
+
+} // namespace brood::jail

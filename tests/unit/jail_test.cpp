@@ -1,0 +1,157 @@
+// brood-vmm's box, applied in a forked child of the test: what the kernel
+// reports of it, what it refuses, and that a call outside the allow-list
+// kills the process. Needs root (CAP_SYS_ADMIN for the namespaces); skipped
+// with the reason otherwise.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "vmm/jail/jail.hpp"
+
+namespace brood::jail {
+namespace {
+
+constexpr uid_t kUid = 64'321;
+
+// Runs `body` in a child after entering the box; the child's exit status.
+int in_box(const JailConfig& config, const std::function<int()>& body) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        if (!enter_namespaces(config) || !lock_down(config)) ::_exit(90);
+        ::_exit(body());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
+}
+
+std::string status_line(const std::string& key) {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key + ":", 0) == 0) return line.substr(key.size() + 1);
+    return "";
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
+    return s;
+}
+
+class Jail : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "the box needs root (CAP_SYS_ADMIN for its namespaces)";
+        char tmpl[] = "/tmp/brood-jail-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+        ASSERT_EQ(::chown(dir.c_str(), kUid, kUid), 0);
+        config.enabled = true;
+        config.uid = kUid;
+        config.gid = kUid;
+        config.dir = dir;
+    }
+    void TearDown() override {
+        if (!dir.empty()) std::filesystem::remove_all(dir);
+    }
+    std::string dir;
+    JailConfig config;
+};
+
+TEST_F(Jail, TheKernelReportsEveryLayer) {
+    const std::string our_mnt = std::filesystem::read_symlink("/proc/self/ns/mnt");
+    int status = in_box(config, [&] {
+        // Each failed check exits with its own code.
+        if (trim(status_line("Uid")).rfind(std::to_string(kUid) + "\t" + std::to_string(kUid), 0) != 0) return 1;
+        if (trim(status_line("CapEff")) != "0000000000000000") return 2;
+        if (trim(status_line("CapPrm")) != "0000000000000000") return 3;
+        if (trim(status_line("CapBnd")) != "0000000000000000") return 4;
+        if (trim(status_line("NoNewPrivs")) != "1") return 5;
+        if (trim(status_line("Seccomp")) != "2") return 6;
+        if (std::filesystem::read_symlink("/proc/self/ns/mnt") == our_mnt) return 7;
+        char cwd[4096];
+        if (!::getcwd(cwd, sizeof cwd) || std::string(cwd) != dir) return 8;
+        return 0;
+    });
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "check number " << WEXITSTATUS(status) << " failed";
+}
+
+TEST_F(Jail, HostFilesOutsideItsDirectoryAreClosedToIt) {
+    const std::string secret = "/tmp/brood-jail-secret-" + std::to_string(::getpid());
+    { std::ofstream(secret) << "host only"; }
+    ::chmod(secret.c_str(), 0600);
+    int status = in_box(config, [&] {
+        if (::open(secret.c_str(), O_RDONLY | O_CLOEXEC) >= 0) return 1;
+        if (::open("/etc/shadow", O_RDONLY | O_CLOEXEC) >= 0) return 2;
+        // Its own directory, by a relative path, is its to write.
+        int fd = ::open("snapshot.tmp", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) return 3;
+        ::close(fd);
+        return 0;
+    });
+    ::unlink(secret.c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "check number " << WEXITSTATUS(status) << " failed";
+}
+
+TEST_F(Jail, ACallOutsideTheAllowListKillsTheProcess) {
+    for (const auto& [what, call] : std::vector<std::pair<const char*, std::function<int()>>>{
+             {"an IPv4 socket", [] { return ::socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 1; }},
+             {"execve", [] {
+                  char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+                  ::execv("/bin/true", argv);
+                  return 1;
+              }},
+             {"a new process", [] { return ::fork() >= 0 ? 0 : 1; }},
+             {"chown", [] { return ::chown(".", 0, 0); }},
+         }) {
+        SCOPED_TRACE(what);
+        int status = in_box(config, call);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "the process lived on (exit " << WEXITSTATUS(status) << ")";
+        EXPECT_EQ(WTERMSIG(status), SIGSYS);
+    }
+    // A Unix socket is allowed: the VMM's own sockets are all Unix sockets.
+    int status = in_box(config, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 0 : 1; });
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(JailConfig, BadCombinationsAreRefused) {
+    JailConfig c;
+    c.uid = 5;
+    c.gid = 5;
+    EXPECT_FALSE(check(c)) << "a uid without --jail";
+    c.enabled = true;
+    EXPECT_TRUE(check(c));
+    c.gid.reset();
+    EXPECT_FALSE(check(c)) << "a uid without a gid";
+    c.gid = 0;
+    EXPECT_FALSE(check(c)) << "root's gid";
+    c.gid = 5;
+    c.dir = "relative/dir";
+    EXPECT_FALSE(check(c));
+}
+
+TEST(JailConfig, PathsInsideTheDirectoryBecomeRelative) {
+    JailConfig c;
+    c.enabled = true;
+    c.dir = "/var/lib/brood/guests/abc";
+    EXPECT_EQ(local_path(c, "/var/lib/brood/guests/abc/snapshots/.tmp-1/state"), "snapshots/.tmp-1/state");
+    EXPECT_EQ(local_path(c, "/var/lib/brood/guests/abcd/state"), "/var/lib/brood/guests/abcd/state");
+    EXPECT_EQ(local_path(c, "/elsewhere/state"), "/elsewhere/state");
+    c.dir.clear();
+    EXPECT_EQ(local_path(c, "/var/lib/brood/guests/abc/x"), "/var/lib/brood/guests/abc/x");
+}
+
+} // namespace
+} // namespace brood::jail
