@@ -14,9 +14,9 @@ struct FilePair {
     std::string memory;
 };
 
-// Memory first, then state. If the state's rename fails, the old memory
-// file (kept as a hard link until then) is put back, so a failure leaves the
-// old pair as it was. Two renames cannot be one atomic step across a crash:
+// Memory first, then state. If the state's rename fails, the new memory
+// file goes back to `from.memory` and the old one (kept as a hard link until
+// then) to its place, so a failure leaves both pairs as they were. Two renames cannot be one atomic step across a crash:
 // callers that need that write a snapshot directory instead (dir_swap.hpp).
 // `between`, for tests, runs between the two renames; its error fails there.
 [[nodiscard]] Result<void> rename_pair(const FilePair& from, const FilePair& to,
