@@ -26,6 +26,19 @@ std::string state_text(State s) { return std::string(to_string(s)); }
 
 } // namespace
 
+void Manager::discard_fork_dir(const std::string& id) {
+    // Renamed first, as a delete does: the directory is whole under its name
+    // or gone, and a crash during the removal leaves a .deleting- directory
+    // that the next start removes.
+    std::string doomed = _layout.deleting_dir(id);
+    std::error_code ec;
+    for (const std::string& dir : {_layout.instance_dir(id), _layout.creating_dir(id)}) {
+        if (!fs::exists(fs::symlink_status(dir, ec))) continue;
+        if (!rename_durable(dir, doomed)) continue; // left whole; the next start deals with it
+        fs::remove_all(doomed, ec);
+    }
+}
+
 Result<void> Manager::fork_fault(ForkStep step, const std::string& name) const {
     if (!_config.fork_fault) return {};
     auto injected = _config.fork_fault(step, name);
@@ -179,9 +192,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     // count; the fork is only registered (visible) once it is complete.
     Defer cleanup([&] {
         terminate_vmm(*instance, 0);
-        std::error_code ec;
-        fs::remove_all(staging, ec);
-        fs::remove_all(_layout.instance_dir(record.id), ec);
+        discard_fork_dir(record.id);
         _registry.release_name(name);
         _registry.release_cid(record.vsock_cid);
         detach_network(record);
@@ -216,6 +227,10 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     }
     TRY(fork_fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));
+    // The copy is durable before its name is: a crash after the publish
+    // never leaves a fork whose files were still in the page cache.
+    TRY(fork_fault(ForkStep::sync_files, name));
+    TRY_CTX(sync_tree(staging), "sync the fork's files");
     TRY(fork_fault(ForkStep::publish, name));
     TRY(rename_durable(staging, _layout.instance_dir(record.id)));
     if (!record.template_id.empty()) {

@@ -187,6 +187,8 @@ private:
     ForkOutcome fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency);
     OpResult<InstanceView> fork_one(const ForkPlan& plan, const std::string& name);
     Result<void> fork_fault(ForkStep step, const std::string& name) const;
+    // Removes a failed fork's directory (published or still staging).
+    void discard_fork_dir(const std::string& id);
     // 409 in_use when the instance is the source of a template with live
     // forks (they map its memory file).
     OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
