@@ -132,6 +132,13 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
     if (!from_template && request.names.size() == 1 && _registry.find(request.names[0]))
         return name_taken("name \"" + request.names[0] + "\" is already taken");
     bool restore_source = false;
+    // The whole request is admitted, or none of it is made, before the
+    // source is touched. Forks that map a template's memory (a template's,
+    // or a fork's that still links it) cost less; forks to Stopped boot
+    // fresh and cost their whole memory.
+    bool to_stopped = request.target_state == State::stopped;
+    bool shares = !to_stopped && (from_template || memory_is_link(_layout, source.id));
+    auto admitted = TRY(admit(request.names.size(), view_of(source, _layout).record.memory_mib, shares));
     ForkPlan plan = TRY(plan_fork(source, request, from_template, restore_source));
     ForkOutcome outcome = fork_many(plan, request.names, request.concurrency.value_or(_config.fork_concurrency));
     if (restore_source) {
