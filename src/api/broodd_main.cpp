@@ -37,6 +37,9 @@ struct Options {
     int ready_timeout_ms = 30'000;
     int fork_concurrency = 4;
     int agent_connect_timeout_ms = 3'000;
+    uint64_t max_instances = 1024;
+    uint64_t memory_budget_mib = 0; // 0: MemTotal minus a reserve
+    double fork_overcommit = 4.0;
     std::string bridge = "brood0";
     std::string subnet = "172.30.0.0/24";
     std::string vmm_jail = "auto";
@@ -100,6 +103,9 @@ int run(const Options& o) {
     config.ready_timeout_ms = o.ready_timeout_ms;
     config.fork_concurrency = o.fork_concurrency;
     config.agent_connect_timeout_ms = o.agent_connect_timeout_ms;
+    config.admission.max_instances = o.max_instances;
+    config.admission.memory_budget_mib = o.memory_budget_mib;
+    config.admission.fork_overcommit = o.fork_overcommit;
     config.bridge = o.bridge;
     config.subnet = o.subnet;
     config.vmm_jail = o.vmm_jail == "on" || (o.vmm_jail == "auto" && ::geteuid() == 0);
@@ -116,6 +122,10 @@ int run(const Options& o) {
                  "%d leftover directories and %d stray VMMs removed\n",
                  m.layout().root().c_str(), config.vmm_binary.c_str(), rep.loaded, rep.adopted, rep.marked_failed,
                  rep.removed_dirs, rep.killed_strays);
+    const auto& limits = m.admission_limits();
+    std::fprintf(stderr, "broodd: admission: at most %llu instances, a memory budget of %llu MiB, fork overcommit %g\n",
+                 static_cast<unsigned long long>(limits.max_instances),
+                 static_cast<unsigned long long>(limits.memory_budget_mib), limits.fork_overcommit);
 
     fs::create_directories(fs::path(o.socket).parent_path(), ec);
     if (fs::exists(fs::symlink_status(o.socket, ec))) {
@@ -200,6 +210,16 @@ int main(int argc, char** argv) {
     app.add_option("--fork-concurrency", o.fork_concurrency,
                    "template forks one fan-out request makes at once (a request's \"concurrency\" overrides it)")
         ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    app.add_option("--max-instances", o.max_instances, "instances that may exist at once, in any state")
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
+        ->capture_default_str();
+    app.add_option("--memory-budget-mib", o.memory_budget_mib,
+                   "guest memory all instances may have together (default: MemTotal minus an eighth, at least 512 MiB)")
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+    app.add_option("--fork-overcommit", o.fork_overcommit,
+                   "a template fork counts its memory divided by this against the budget")
+        ->check(CLI::Range(1.0, 1024.0))
         ->capture_default_str();
     app.add_option("--bridge", o.bridge, "the bridge instances' TAPs join; broodd creates it and gives it the subnet's .1")
         ->capture_default_str();

@@ -1,11 +1,13 @@
 #include "manager/dir_copy.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "common/file_copy.hpp"
+#include "common/unique_fd.hpp"
 
 namespace brood::manager {
 
@@ -63,6 +65,29 @@ Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string
         }
         // Sockets, fifos and devices are never part of an instance's state.
     }
+    return stats;
+}
+
+Result<SyncStats> sync_tree(const std::string& dir) {
+    SyncStats stats;
+    auto sync_one = [&](const std::string& path, bool directory) -> Result<void> {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (directory ? O_DIRECTORY : 0)));
+        if (!fd) return fail_errno("open " + path);
+        if (::fsync(fd.get()) != 0) return fail_errno("fsync " + path);
+        ++(directory ? stats.directories : stats.files);
+        return {};
+    };
+    std::error_code ec;
+    fs::recursive_directory_iterator it(dir, ec);
+    if (ec) return fail("read " + dir + ": " + ec.message());
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) return fail("walk " + dir + ": " + ec.message());
+        struct stat st {};
+        if (::lstat(it->path().c_str(), &st) != 0) return fail_errno("lstat " + it->path().string());
+        if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) TRY(sync_one(it->path().string(), S_ISDIR(st.st_mode)));
+    }
+    // Last: the directory's entries for everything synced above.
+    TRY(sync_one(dir, true));
     return stats;
 }
 

@@ -34,4 +34,14 @@ struct DirCopyStats {
 [[nodiscard]] Result<DirCopyStats> copy_instance_dir(const std::string& src, const std::string& dst,
                                                      const CopyOptions& options = {});
 
+struct SyncStats {
+    uint64_t files = 0;
+    uint64_t directories = 0;
+};
+
+// fsyncs every regular file and directory under `dir`, `dir` included
+// (symlinks are not followed), so that a copy is durable before its name
+// is published.
+[[nodiscard]] Result<SyncStats> sync_tree(const std::string& dir);
+
 } // namespace brood::manager

@@ -26,6 +26,19 @@ std::string state_text(State s) { return std::string(to_string(s)); }
 
 } // namespace
 
+void Manager::discard_fork_dir(const std::string& id) {
+    // Renamed first, as a delete does: the directory is whole under its name
+    // or gone, and a crash during the removal leaves a .deleting- directory
+    // that the next start removes.
+    std::string doomed = _layout.deleting_dir(id);
+    std::error_code ec;
+    for (const std::string& dir : {_layout.instance_dir(id), _layout.creating_dir(id)}) {
+        if (!fs::exists(fs::symlink_status(dir, ec))) continue;
+        if (!rename_durable(dir, doomed)) continue; // left whole; the next start deals with it
+        fs::remove_all(doomed, ec);
+    }
+}
+
 Result<void> Manager::fork_fault(ForkStep step, const std::string& name) const {
     if (!_config.fork_fault) return {};
     auto injected = _config.fork_fault(step, name);
@@ -119,6 +132,13 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
     if (!from_template && request.names.size() == 1 && _registry.find(request.names[0]))
         return name_taken("name \"" + request.names[0] + "\" is already taken");
     bool restore_source = false;
+    // The whole request is admitted, or none of it is made, before the
+    // source is touched. Forks that map a template's memory (a template's,
+    // or a fork's that still links it) cost less; forks to Stopped boot
+    // fresh and cost their whole memory.
+    bool to_stopped = request.target_state == State::stopped;
+    bool shares = !to_stopped && (from_template || memory_is_link(_layout, source.id));
+    auto admitted = TRY(admit(request.names.size(), view_of(source, _layout).record.memory_mib, shares));
     ForkPlan plan = TRY(plan_fork(source, request, from_template, restore_source));
     ForkOutcome outcome = fork_many(plan, request.names, request.concurrency.value_or(_config.fork_concurrency));
     if (restore_source) {
@@ -179,9 +199,7 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     // count; the fork is only registered (visible) once it is complete.
     Defer cleanup([&] {
         terminate_vmm(*instance, 0);
-        std::error_code ec;
-        fs::remove_all(staging, ec);
-        fs::remove_all(_layout.instance_dir(record.id), ec);
+        discard_fork_dir(record.id);
         _registry.release_name(name);
         _registry.release_cid(record.vsock_cid);
         detach_network(record);
@@ -216,6 +234,10 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     }
     TRY(fork_fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));
+    // The copy is durable before its name is: a crash after the publish
+    // never leaves a fork whose files were still in the page cache.
+    TRY(fork_fault(ForkStep::sync_files, name));
+    TRY_CTX(sync_tree(staging), "sync the fork's files");
     TRY(fork_fault(ForkStep::publish, name));
     TRY(rename_durable(staging, _layout.instance_dir(record.id)));
     if (!record.template_id.empty()) {

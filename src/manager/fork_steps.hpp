@@ -18,6 +18,7 @@ enum class ForkStep {
     copy_dir,      // the source's directory (copy_instance_dir)
     link_memory,   // template forks: snapshot-latest/memory -> the template's file
     write_record,  // the fork's metadata.json
+    sync_files,    // fsync every file and directory the fork's copy made
     publish,       // rename .creating-<id> to guests/<id>
     count,         // the template's fork_count + 1
     boot,          // target Running: restore (snapshot) or start (cold boot)
@@ -28,7 +29,7 @@ enum class ForkStep {
 // The steps a fork of the test guest can reach (reseed only concerns
 // restored forks of instances created with "agent": true).
 inline constexpr std::array kForkSteps{ForkStep::reserve_name, ForkStep::make_staging, ForkStep::copy_dir,
-                                       ForkStep::link_memory,  ForkStep::write_record, ForkStep::publish,
+                                       ForkStep::link_memory,  ForkStep::write_record, ForkStep::sync_files, ForkStep::publish,
                                        ForkStep::count,        ForkStep::boot,         ForkStep::register_fork};
 
 constexpr std::string_view to_string(ForkStep step) {
@@ -38,6 +39,7 @@ constexpr std::string_view to_string(ForkStep step) {
     case ForkStep::copy_dir: return "copy_dir";
     case ForkStep::link_memory: return "link_memory";
     case ForkStep::write_record: return "write_record";
+    case ForkStep::sync_files: return "sync_files";
     case ForkStep::publish: return "publish";
     case ForkStep::count: return "count";
     case ForkStep::boot: return "boot";

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "manager/atomic_file.hpp"
 #include "manager/instance_lock.hpp"
@@ -33,7 +34,35 @@ OpResult<std::string> check_file(const std::string& what, const std::string& pat
 
 } // namespace
 
-Manager::Manager(ManagerConfig config) : _config(std::move(config)), _layout(_config.data_dir) {}
+namespace {
+
+AdmissionLimits resolved_limits(AdmissionLimits limits) {
+    if (limits.memory_budget_mib == 0)
+        limits.memory_budget_mib = default_memory_budget_mib().value_or(std::numeric_limits<uint64_t>::max() >> 20);
+    return limits;
+}
+
+} // namespace
+
+Manager::Manager(ManagerConfig config)
+    : _config(std::move(config)), _layout(_config.data_dir), _admission(resolved_limits(_config.admission)) {}
+
+OpResult<Admission::Ticket> Manager::admit(uint64_t count, uint32_t memory_mib, bool shares_template_memory) {
+    double overcommit = _admission.limits().fork_overcommit;
+    Usage requested{count, static_cast<double>(count) * memory_cost_mib(memory_mib, shares_template_memory, overcommit)};
+    return _admission.admit(
+        [&] {
+            Usage used;
+            for (const auto& instance : _registry.all()) {
+                std::lock_guard lock(instance->mutex);
+                const InstanceRecord& r = instance->record;
+                ++used.instances;
+                used.memory_mib += memory_cost_mib(r.memory_mib, !r.template_id.empty(), overcommit);
+            }
+            return used;
+        },
+        requested);
+}
 
 Manager::~Manager() {
     if (_supervisor) _supervisor->stop();
@@ -95,6 +124,8 @@ OpResult<InstanceView> Manager::do_create(const CreateSpec& spec) {
     record.created_at = record.updated_at = now_rfc3339();
     record.state = State::created;
 
+    // Held until the instance is registered (or given up).
+    auto admitted = TRY(admit(1, record.memory_mib, false));
     TRY(_registry.reserve_name(spec.name));
     record.vsock_cid = _registry.reserve_cid();
     if (record.vsock_cid == 0) {

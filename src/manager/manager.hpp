@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/protocol.hpp"
+#include "manager/admission.hpp"
 #include "manager/agent_ops.hpp"
 #include "manager/console.hpp"
 #include "manager/fork_request.hpp"
@@ -54,6 +55,9 @@ struct ManagerConfig {
     // vmm_uid_base + its vsock CID once its machine is built.
     bool vmm_jail = false;
     uint32_t vmm_uid_base = 0;
+    // Instances and guest memory the daemon takes on (admission.hpp); a
+    // budget of 0 is MemTotal minus a reserve.
+    AdmissionLimits admission;
     // Tests only: fails chosen steps of a fork (fork_steps.hpp).
     ForkFaultHook fork_fault;
     // Tests only: called at the steps where a VMM may die (vmm_steps.hpp).
@@ -135,6 +139,8 @@ public:
     OpResult<ForkOutcome> fork_template(const std::string& template_ref, const ForkRequest& request);
     OpResult<TemplateRecord> create_template(const TemplateSpec& spec);
     std::vector<TemplateRecord> list_templates() const { return _templates.all(); }
+    // The limits in force (the memory budget resolved from MemTotal if unset).
+    const AdmissionLimits& admission_limits() const { return _admission.limits(); }
     OpResult<TemplateRecord> get_template(const std::string& ref) const;
     OpResult<void> delete_template(const std::string& ref);
 
@@ -193,6 +199,11 @@ private:
     ForkOutcome fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency);
     OpResult<InstanceView> fork_one(const ForkPlan& plan, const std::string& name);
     Result<void> fork_fault(ForkStep step, const std::string& name) const;
+    // Reserves room for `count` new instances of `memory_mib` each (sharing
+    // a template's memory, or not), or refuses with 409 (admission.hpp).
+    OpResult<Admission::Ticket> admit(uint64_t count, uint32_t memory_mib, bool shares_template_memory);
+    // Removes a failed fork's directory (published or still staging).
+    void discard_fork_dir(const std::string& id);
     // 409 in_use when the instance is the source of a template with live
     // forks (they map its memory file).
     OpResult<void> refuse_template_source(const Instance& instance, const std::string& op) const;
@@ -232,6 +243,7 @@ private:
     ManagerConfig _config;
     Layout _layout;
     Registry _registry;
+    Admission _admission;
     // Mutable: recording a VMM exit (also from const lookups) gives back the
     // fork count of a template fork whose guest powered off.
     mutable Templates _templates{_layout};

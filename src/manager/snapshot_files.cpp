@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/dir_swap.hpp"
 #include "common/unique_fd.hpp"
 #include "manager/atomic_file.hpp"
 #include "manager/names.hpp"
@@ -35,20 +36,12 @@ Result<std::string> stage_snapshot_dir(const Layout& layout, const std::string& 
     return dir;
 }
 
-Result<void> install_snapshot(const Layout& layout, const std::string& id, const std::string& staged) {
+Result<void> install_snapshot(const Layout& layout, const std::string& id, const std::string& staged,
+                              const SwapFaultHook& fault) {
     TRY(fsync_file(staged + "/state"));
     TRY(fsync_file(staged + "/memory"));
     TRY(fsync_dir(staged));
-    std::string latest = layout.snapshot_dir(id);
-    std::string aside;
-    std::error_code ec;
-    if (fs::exists(latest, ec)) {
-        aside = layout.snapshots_dir(id) + "/.old-" + new_id();
-        TRY(rename_durable(latest, aside));
-    }
-    TRY(rename_durable(staged, latest));
-    if (!aside.empty()) fs::remove_all(aside, ec);
-    return {};
+    return swap_in_dir(staged, layout.snapshot_dir(id), SwapMethod::exchange, fault);
 }
 
 Result<void> drop_snapshot(const Layout& layout, const std::string& id) {

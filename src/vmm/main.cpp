@@ -20,7 +20,7 @@
 #include "vmm/control_api.hpp"
 #include "vmm/jail/jail.hpp"
 #include "vmm/restore.hpp"
-#include "vmm/snapshot/memory_writer.hpp"
+#include "vmm/snapshot/page_selection.hpp"
 #include "vmm/vmm.hpp"
 
 namespace {

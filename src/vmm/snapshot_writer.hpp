@@ -10,7 +10,10 @@
 
 namespace brood {
 
+// Either `dir` (its `state` and `memory` are replaced as one unit) or both
+// file paths (renamed memory first, put back on failure).
 struct SnapshotRequest {
+    std::string dir;
     std::string state_path;
     std::string memory_path;
     bool diff = false;

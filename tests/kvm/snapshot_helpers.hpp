@@ -24,6 +24,16 @@ inline Result<nlohmann::json> take_snapshot(VmProcess& vm, const std::string& st
     return nlohmann::json::parse(r.body);
 }
 
+// Pauses `vm` and writes a snapshot directory (`dir`/state + `dir`/memory,
+// replaced as one unit).
+inline Result<nlohmann::json> take_snapshot_dir(VmProcess& vm, const std::string& dir, bool diff = false) {
+    auto paused = TRY(vm.api("PUT", "/vm/pause"));
+    if (paused.status != 204) return fail("pause failed: " + paused.body);
+    auto r = TRY(vm.api("PUT", "/vm/snapshot", nlohmann::json{{"snapshot_dir", dir}, {"diff", diff}}.dump()));
+    if (r.status != 200) return fail(nlohmann::json::parse(r.body).value("message", r.body));
+    return nlohmann::json::parse(r.body);
+}
+
 inline Result<VmProcess> restore(const std::string& state, const std::string& memory, const std::string& backend,
                                  const std::string& dir, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"restore", "--state", state, "--memory", memory, "--backend", backend};

@@ -166,6 +166,34 @@ TEST_F(SnapshotTest, RefusesToWriteTheMemoryFileItMaps) {
     EXPECT_EQ(file_digest(path("memory")), digest);
 }
 
+TEST_F(SnapshotTest, SnapshotDirectoryIsReplacedAsAPairEvenWhileMapped) {
+    auto vm = boot_guest(128, 1, subdir("source"));
+    ask(vm, "touch 8 5", "touched");
+    ask(vm, "count", "count 1");
+    std::string dir = path("snap");
+    ASSERT_TRUE(take_snapshot_dir(vm, dir));
+    vm.kill_now();
+
+    // A VM restored from the directory (mapping its memory file) snapshots
+    // back into it: the new pair replaces the old one, nothing is written in place.
+    auto gen1 = restore(dir + "/state", dir + "/memory", "file", subdir("gen1"));
+    ASSERT_TRUE(gen1) << gen1.error().message();
+    EXPECT_EQ(ask(*gen1, "count", "count "), "count 2");
+    ask(*gen1, "touch 4 6", "touched");
+    auto diff = take_snapshot_dir(*gen1, dir, true);
+    ASSERT_TRUE(diff) << diff.error().message();
+    EXPECT_TRUE((*diff)["diff"].get<bool>());
+    gen1->kill_now();
+    for (const auto& entry : std::filesystem::directory_iterator(path("")))
+        EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos)
+            << entry.path() << ": no staging directory is left";
+
+    auto gen2 = restore(dir + "/state", dir + "/memory", "copy", subdir("gen2"));
+    ASSERT_TRUE(gen2) << gen2.error().message();
+    EXPECT_TRUE(ask(*gen2, "verify 4 6", "pages=").starts_with("ok "));
+    EXPECT_EQ(ask(*gen2, "count", "count "), "count 3");
+}
+
 TEST_F(SnapshotTest, SnapshotOfRunningVmIsRefused) {
     auto vm = boot_guest(128, 1, subdir("source"));
     auto r = vm.api("PUT", "/vm/snapshot",

@@ -206,3 +206,17 @@ TEST_F(DirCopy, FailsCleanlyOnAMissingSource) {
     ASSERT_FALSE(stats);
     EXPECT_NE(stats.error().message().find("nope"), std::string::npos) << stats.error().message();
 }
+
+TEST_F(DirCopy, SyncTreeSyncsEveryFileAndDirectoryButFollowsNoLink) {
+    write(src / "a", "1");
+    write(src / "snapshots/snapshot-latest/state", "2");
+    write(src / "disks/root.img", "3");
+    fs::create_symlink("/nonexistent-target", src / "snapshots/snapshot-latest/memory");
+    ASSERT_TRUE(copy_instance_dir(src.string(), dst.string()));
+    auto synced = sync_tree(dst.string());
+    ASSERT_TRUE(synced) << synced.error().message();
+    EXPECT_EQ(synced->files, 3u);
+    EXPECT_EQ(synced->directories, 4u) << "dst, snapshots, snapshot-latest, disks";
+
+    EXPECT_FALSE(sync_tree((root / "missing").string()));
+}

@@ -3,7 +3,10 @@
 // count equal to the live forks (docs/development-hosts.md).
 #include <sys/wait.h>
 
+#include "common/unique_fd.hpp"
 #include "fork_fixture.hpp"
+
+#include <optional>
 
 using namespace brood;
 using namespace brood::manager;
@@ -88,6 +91,41 @@ TEST_F(ForkSteps, FailureAtEveryStepRemovesTheForkAndRestoresTheCount) {
     restart();
     expect_only_whole_forks();
     EXPECT_EQ(fork_count(), 0u);
+}
+
+// The directory a fork named `name` is being made in (staging or published).
+std::optional<fs::path> fork_dir_of(const fs::path& guests, const std::string& name) {
+    for (const auto& e : fs::directory_iterator(guests)) {
+        auto r = load_record((e.path() / "metadata.json").string());
+        if (r && r->name == name) return e.path();
+    }
+    return std::nullopt;
+}
+
+TEST_F(ForkSteps, AFailedForkIsRenamedAwayBeforeItIsRemoved) {
+    // Before the publish (staging) and after it (published).
+    for (ForkStep step : {ForkStep::sync_files, ForkStep::publish, ForkStep::count, ForkStep::boot}) {
+        SCOPED_TRACE(std::string(to_string(step)));
+        std::string name = "doomed-" + std::string(to_string(step));
+        UniqueFd held;
+        fault = [&](ForkStep s, const std::string&) -> Result<void> {
+            if (s != step) return {};
+            auto dir = fork_dir_of(data / "guests", name);
+            if (dir) held = UniqueFd(::open(dir->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            return fail("injected failure");
+        };
+        auto outcome = manager->fork_template("tpl", request({name}, State::running));
+        ASSERT_TRUE(outcome);
+        ASSERT_EQ(outcome->errors.size(), 1u);
+        ASSERT_TRUE(held) << "the fork's directory exists at this step";
+        // The directory we hold was removed under its .deleting- name, never in place.
+        std::string where = fs::read_symlink("/proc/self/fd/" + std::to_string(held.get())).string();
+        EXPECT_NE(where.find("/.deleting-"), std::string::npos) << where;
+        EXPECT_NE(where.find("(deleted)"), std::string::npos) << where;
+        for (const auto& dir : guest_dirs()) EXPECT_NE(dir.rfind(".", 0), 0u) << dir << " is left";
+        EXPECT_EQ(fork_count(), 0u);
+    }
+    fault = nullptr;
 }
 
 TEST_F(ForkSteps, FailuresAfterTheCountBringItBackDownWithOtherForksLive) {

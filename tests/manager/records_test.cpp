@@ -127,6 +127,31 @@ TEST_F(Snapshots, InstallReplacesAndRecoverPutsAsideBack) {
     EXPECT_EQ(std::distance(fs::directory_iterator(layout.snapshots_dir(id)), fs::directory_iterator()), 1);
 }
 
+TEST_F(Snapshots, FailedInstallKeepsTheOldPairWhole) {
+    Layout layout(dir);
+    std::string id = "0123456789abcdef";
+    auto stage = [&](const std::string& content) {
+        auto staged = stage_snapshot_dir(layout, id);
+        EXPECT_TRUE(staged);
+        std::ofstream(*staged + "/state") << "state-" << content;
+        std::ofstream(*staged + "/memory") << "memory-" << content;
+        return *staged;
+    };
+    ASSERT_TRUE(install_snapshot(layout, id, stage("old")));
+    std::string staged = stage("new");
+    auto failed = install_snapshot(layout, id, staged, [](std::string_view) -> brood::Result<void> {
+        return brood::fail("injected failure");
+    });
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(read_file(layout.snapshot_state(id)).value(), "state-old");
+    EXPECT_EQ(read_file(layout.snapshot_memory(id)).value(), "memory-old");
+    // The daemon's next start drops the staging directory, and the old pair stays.
+    recover_snapshot_dirs(layout, id);
+    EXPECT_FALSE(fs::exists(staged));
+    EXPECT_EQ(read_file(layout.snapshot_state(id)).value(), "state-old");
+    EXPECT_EQ(read_file(layout.snapshot_memory(id)).value(), "memory-old");
+}
+
 TEST(Registry, NamesAreUniqueAndLookupsUseIdOrName) {
     Registry registry;
     ASSERT_TRUE(registry.reserve_name("web"));

@@ -13,13 +13,12 @@
 #include "common/defer.hpp"
 #include "common/file_copy.hpp"
 #include "common/unique_fd.hpp"
+#include "vmm/snapshot/page_selection.hpp"
 
 namespace brood::snapshot {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-constexpr uint64_t kPagemapPresent = 1ull << 63;
-constexpr uint64_t kPagemapFileOrShared = 1ull << 61;
 
 bool page_is_zero(const uint8_t* p) {
     const auto* words = reinterpret_cast<const uint64_t*>(p);
@@ -28,52 +27,17 @@ bool page_is_zero(const uint8_t* p) {
     return true;
 }
 
-// One bit per guest page: pages worth looking at.
-using PageSet = std::vector<bool>;
-
-// Resident pages of an anonymous mapping (mincore). A page that is not
-// resident was never touched, or was swapped out: this relies on guest RAM
-// not being swapped (brood's hosts have no swap), since a swapped-out page
-// would be left out of the snapshot.
-Result<PageSet> resident_pages(GuestMemory& memory) {
-    std::vector<unsigned char> vec(memory.size() / kPage);
-    if (::mincore(memory.host_base(), memory.size(), vec.data()) < 0) return fail_errno("mincore guest memory");
-    PageSet set(vec.size());
-    for (size_t i = 0; i < vec.size(); ++i) set[i] = vec[i] & 1;
-    return set;
+// Guest pages that hold data: resident or swapped out. (mincore would miss
+// swapped-out pages, which a snapshot must still write.)
+Result<PageSet> data_pages_of(GuestMemory& memory) {
+    auto entries = TRY(read_pagemap(memory.host_base(), memory.size() / kPage));
+    return pages_with_data(entries);
 }
 
-} // namespace
-
-Result<int> open_pagemap() {
-    // Opened once and kept: a VMM that has dropped its uid can no longer open it.
-    static int fd = -1;
-    if (fd < 0) {
-        fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return fail_errno("open /proc/self/pagemap");
-    }
-    return fd;
-}
-
-namespace {
-
-// Pages of a MAP_PRIVATE file mapping that the guest wrote: they stopped
-// being page-cache pages and became private anonymous copies.
+// Pages of a MAP_PRIVATE file mapping that the guest wrote.
 Result<PageSet> written_pages(GuestMemory& memory) {
-    const int fd_num = TRY(open_pagemap());
-    size_t pages = memory.size() / kPage;
-    PageSet set(pages);
-    std::vector<uint64_t> entries(64 * 1024);
-    uint64_t first = reinterpret_cast<uint64_t>(memory.host_base()) / kPage;
-    for (size_t done = 0; done < pages;) {
-        size_t n = std::min(entries.size(), pages - done);
-        ssize_t got = ::pread(fd_num, entries.data(), n * 8, static_cast<off_t>((first + done) * 8));
-        if (got != static_cast<ssize_t>(n * 8)) return fail_errno("read /proc/self/pagemap");
-        for (size_t i = 0; i < n; ++i)
-            set[done + i] = (entries[i] & kPagemapPresent) && !(entries[i] & kPagemapFileOrShared);
-        done += n;
-    }
-    return set;
+    auto entries = TRY(read_pagemap(memory.host_base(), memory.size() / kPage));
+    return privately_written_pages(entries);
 }
 
 Result<void> write_run(int fd, const uint8_t* base, uint64_t first_page, uint64_t count) {
@@ -90,25 +54,16 @@ Result<void> write_run(int fd, const uint8_t* base, uint64_t first_page, uint64_
 
 // Writes the selected pages, in runs; zero pages are skipped unless `keep_zero`
 // (a diff must overwrite what the copy of the backing file holds there).
-Result<void> write_pages(int fd, GuestMemory& memory, const PageSet& pages, bool keep_zero, MemoryWriteStats& stats) {
+Result<void> write_pages(int fd, GuestMemory& memory, PageSet pages, bool keep_zero, MemoryWriteStats& stats) {
     const uint8_t* base = memory.host_base();
-    uint64_t run_start = 0, run_len = 0;
-    for (uint64_t p = 0; p <= pages.size(); ++p) {
-        bool take = p < pages.size() && pages[p];
-        if (take) {
-            ++stats.pages_scanned;
-            take = keep_zero || !page_is_zero(base + p * kPage);
-        }
-        if (take) {
-            if (run_len == 0) run_start = p;
-            ++run_len;
-            continue;
-        }
-        if (run_len) {
-            TRY(write_run(fd, base, run_start, run_len));
-            stats.bytes_written += run_len * kPage;
-            run_len = 0;
-        }
+    for (uint64_t p = 0; p < pages.size(); ++p) {
+        if (!pages[p]) continue;
+        ++stats.pages_scanned;
+        if (!keep_zero && page_is_zero(base + p * kPage)) pages[p] = false;
+    }
+    for (const PageRun& run : runs_of(pages)) {
+        TRY(write_run(fd, base, run.first, run.count));
+        stats.bytes_written += run.count * kPage;
     }
     return {};
 }
@@ -129,7 +84,7 @@ Result<MemoryWriteStats> write_memory_file(GuestMemory& memory, const std::strin
         stats.reflinked = copied.reflinked;
         stats.bytes_copied = copied.bytes_copied;
         auto written = TRY(written_pages(memory));
-        TRY(write_pages(fd.get(), memory, written, true, stats));
+        TRY(write_pages(fd.get(), memory, std::move(written), true, stats));
     } else {
         if (::ftruncate(fd.get(), static_cast<off_t>(memory.size())) < 0) return fail_errno("size memory file");
         PageSet pages;
@@ -142,9 +97,9 @@ Result<MemoryWriteStats> write_memory_file(GuestMemory& memory, const std::strin
                 return {};
             }));
         } else {
-            pages = TRY(resident_pages(memory));
+            pages = TRY(data_pages_of(memory));
         }
-        TRY(write_pages(fd.get(), memory, pages, false, stats));
+        TRY(write_pages(fd.get(), memory, std::move(pages), false, stats));
     }
     if (::fsync(fd.get()) < 0) return fail_errno("fsync memory file");
     remove_partial.cancel();

@@ -22,8 +22,4 @@ struct MemoryWriteStats {
 // mapped. `path` must not exist; it is removed again on failure.
 Result<MemoryWriteStats> write_memory_file(GuestMemory& memory, const std::string& path, bool diff);
 
-// This process's /proc/self/pagemap (what a diff snapshot reads), opened on
-// the first call and kept open: a jailed VMM opens it before it drops its uid.
-Result<int> open_pagemap();
-
 } // namespace brood::snapshot
