@@ -34,12 +34,20 @@ bool is_zombie(pid_t pid) {
 }
 
 // A command line is only what a process says of itself: a VMM to adopt must
-// also be ours (same user) and run a program named brood-vmm (a rebuilt
-// binary shows as "brood-vmm (deleted)").
-bool is_our_vmm_binary(pid_t pid) {
+// also be ours and run a program named brood-vmm (a rebuilt binary shows as
+// "brood-vmm (deleted)"). Ours: it runs as this daemon's user, or, boxed
+// under its own uid, as the uid this (root) daemon handed its instance
+// directory to; only root can have done that, inside a data directory only
+// root can enter.
+bool is_our_vmm_binary(pid_t pid, const std::string& instance_dir) {
     const std::string proc = "/proc/" + std::to_string(pid);
     struct stat st{};
-    if (::stat(proc.c_str(), &st) < 0 || st.st_uid != ::geteuid()) return false;
+    if (::stat(proc.c_str(), &st) < 0) return false;
+    if (st.st_uid != ::geteuid()) {
+        struct stat dir{};
+        if (::geteuid() != 0 || st.st_uid == 0 || ::stat(instance_dir.c_str(), &dir) < 0 || dir.st_uid != st.st_uid)
+            return false;
+    }
     char target[4096];
     ssize_t n = ::readlink((proc + "/exe").c_str(), target, sizeof target - 1);
     if (n <= 0) return false;
@@ -78,7 +86,7 @@ std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir) {
         if (sock.compare(sock.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
         std::string id = sock.substr(prefix.size(), sock.size() - prefix.size() - suffix.size());
         if (id.find('/') != std::string::npos || is_zombie(static_cast<pid_t>(pid))) continue;
-        if (!is_our_vmm_binary(static_cast<pid_t>(pid))) continue;
+        if (!is_our_vmm_binary(static_cast<pid_t>(pid), guests_dir + "/" + id)) continue;
         found[id] = static_cast<pid_t>(pid);
     }
     ::closedir(proc);
@@ -86,8 +94,9 @@ std::map<std::string, pid_t> find_vmm_processes(const std::string& guests_dir) {
 }
 
 bool is_vmm_for(pid_t pid, const std::string& control_socket) {
-    return pid > 0 && !is_zombie(pid) && control_socket_of(read_cmdline(pid)) == control_socket &&
-           is_our_vmm_binary(pid);
+    if (pid <= 0 || is_zombie(pid) || control_socket_of(read_cmdline(pid)) != control_socket) return false;
+    const size_t slash = control_socket.rfind('/');
+    return is_our_vmm_binary(pid, slash == std::string::npos ? "." : control_socket.substr(0, slash));
 }
 
 } // namespace brood::manager
