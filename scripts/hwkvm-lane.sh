@@ -147,6 +147,8 @@ run_suite() {
   for attempt in 1 2; do
     timeout -s KILL $BROOD_LANE_SUITE_TIMEOUT /lane/bin/brood_linux_shell_tests --gtest_color=no --gtest_filter="\$2"
     rc=\$?
+    # A VMM its box killed (seccomp) shows in the kernel's log, not the test's.
+    [ \$rc = 0 ] || dmesg | grep -E 'audit|seccomp|SIGSYS' | tail -n 20 | sed 's/^/lane: dmesg: /'
     [ \$rc = 137 ] || return \$rc
     echo "lane: suite \$1 hung for ${BROOD_LANE_SUITE_TIMEOUT}s (attempt \$attempt)"
     dump_l1 \$1

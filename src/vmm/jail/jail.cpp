@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -81,6 +82,7 @@ std::string local_path(const JailConfig& config, const std::string& path) {
 
 Result<void> lock_down(const JailConfig& config) {
     if (!config.enabled) return {};
+    ::tzset(); // log lines format local time: read the zone while files are still reachable
     if (!config.dir.empty() && ::chdir(config.dir.c_str()) != 0)
         return fail_errno(fmt::format("--jail-dir {}", config.dir));
     TRY_CTX(drop_bounding_set(), "--jail");
