@@ -9,22 +9,25 @@ result=$(cat "$OUT/result" 2>/dev/null || echo "the lane did not run")
 case $result in
   skipped:*) echo "$TEST: ${result#skipped: }"; exit 77 ;;
 esac
-clean() { tr -d '\r' <"$log" 2>/dev/null | grep -v '^lane: tick'; }
+# Read once: `grep -q` on a pipe would end early and, with pipefail, fail
+# the pipeline by SIGPIPE even when it found the line.
+cleaned=$(tr -d '\r' <"$log" 2>/dev/null | grep -v '^lane: tick' || true)
+clean() { printf '%s\n' "$cleaned"; }
 stalls=$(grep -c 'L1 stalled' "$OUT/stalls.log" 2>/dev/null || true)
 [ "${stalls:-0}" -gt 0 ] &&
   echo "note: L1 stalled $stalls time(s) in this lane run (see $OUT/stalls.log; registers in $OUT/monitor.log)"
 [ -s "$OUT/reboots.log" ] && { echo "note: L1 was booted again in this lane run:"; cat "$OUT/reboots.log"; }
 re=${TEST//./\\.}
-if clean | grep -qE "^\[       OK \] $re \("; then
+if grep -qE "^\[       OK \] $re \(" <<<"$cleaned"; then
   clean | grep -E "^\[       OK \] $re \("
-  if clean | grep -q "^lane: RETRY suite ${TEST%%.*} "; then
+  if grep -q "^lane: RETRY suite ${TEST%%.*} " <<<"$cleaned"; then
     echo "passed on the retry: the first run of its suite hung; what L1 was doing then:"
     clean | grep "^lane: " | sed -n "/suite ${TEST%%.*} hung/,/RETRY suite/p"
   fi
   exit 0
 fi
 echo "$TEST did not pass on the hardware-KVM lane ($result)"
-if clean | grep -qE "^\[ RUN      \] $re\$"; then
+if grep -qE "^\[ RUN      \] $re\$" <<<"$cleaned"; then
   echo "--- its output in L1 (with the L2 serial log where the test printed it) ---"
   clean | sed -n "/^\[ RUN      \] $re\$/,/^\[ *[A-Z]* *\] $re /p"
 else
