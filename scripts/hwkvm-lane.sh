@@ -147,7 +147,8 @@ run_suite() {
   for attempt in 1 2; do
     timeout -s KILL $BROOD_LANE_SUITE_TIMEOUT /lane/bin/brood_linux_shell_tests --gtest_color=no --gtest_filter="\$2"
     rc=\$?
-    # A VMM its box killed (seccomp) shows in the kernel's log, not the test's.
+    # A VMM its box killed (seccomp) shows in the kernel's log, not the test's
+    # (audit=1 on L1's command line makes the kernel record such kills).
     [ \$rc = 0 ] || dmesg | grep -E 'audit|seccomp|SIGSYS' | tail -n 20 | sed 's/^/lane: dmesg: /'
     [ \$rc = 137 ] || return \$rc
     echo "lane: suite \$1 hung for ${BROOD_LANE_SUITE_TIMEOUT}s (attempt \$attempt)"
@@ -218,7 +219,7 @@ boot_l1() {
   timeout --kill-after=10 "$budget" "$QEMU" -nodefaults -no-user-config -display none -no-reboot \
     -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp 2 -m "$BROOD_LANE_MEMORY_MIB" \
     -kernel "$ASSETS/vmlinuz" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet mitigations=off" \
+    -append "console=ttyS0 panic=-1 quiet mitigations=off audit=1" \
     -monitor "pipe:$MON" -serial "file:$log" </dev/null >>"$OUT/qemu.log" 2>&1 &
   qemu_pid=$!
   watchdog "$log" &
