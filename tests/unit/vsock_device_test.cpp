@@ -171,6 +171,15 @@ protected:
         EXPECT_EQ(::send(fd.get(), line.data(), line.size(), 0), static_cast<ssize_t>(line.size()));
         return fd;
     }
+    // A host connection the guest accepted on `port`; `local` is the guest's end.
+    UniqueFd connected_to_guest(uint32_t port, uint32_t& local) {
+        UniqueFd host = host_dial(port);
+        host_turn();
+        local = received().at(0).first.src_port;
+        guest_sends(Op::response, port, local);
+        EXPECT_EQ(read_some(host.get()), "OK " + std::to_string(local) + "\n");
+        return host;
+    }
     static std::string read_some(int fd) {
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, 1000) <= 0) return "";
@@ -224,11 +233,9 @@ TEST_F(VsockDeviceTest, HandshakeAndDataThroughSplitDescriptors) {
 }
 
 TEST_F(VsockDeviceTest, PauseClosesHostSocketsAndTheGuestIsToldToReset) {
-    UniqueFd host = host_dial(52);
-    host_turn();
-    uint32_t local = received().at(0).first.src_port;
-    guest_sends(Op::response, 52, local);
-    ASSERT_EQ(read_some(host.get()), "OK " + std::to_string(local) + "\n");
+    uint32_t local = 0;
+    UniqueFd host = connected_to_guest(52, local);
+    ASSERT_FALSE(HasFailure()) << "the guest did not accept the connection";
     ASSERT_TRUE(device->quiesce());
     EXPECT_EQ(read_some(host.get()), "<eof>");
     EXPECT_EQ(ctx.used_idx(2), 0) << "nothing reaches the guest while it is paused";
@@ -300,11 +307,9 @@ TEST_F(VsockDeviceTest, AGuestThatNeverAnswersTheResetIsServedAfterTwoSeconds) {
 }
 
 TEST_F(VsockDeviceTest, HostileChainsGetResetsNotCrashes) {
-    UniqueFd host = host_dial(52);
-    host_turn();
-    uint32_t local = received().at(0).first.src_port;
-    guest_sends(Op::response, 52, local);
-    ASSERT_EQ(read_some(host.get()), "OK " + std::to_string(local) + "\n");
+    uint32_t local = 0;
+    UniqueFd host = connected_to_guest(52, local);
+    ASSERT_FALSE(HasFailure()) << "the guest did not accept the connection";
     // A header claiming a payload far longer than its chain.
     guest_sends(Op::rw, 52, local, "short", 1u << 30);
     host_turn();
