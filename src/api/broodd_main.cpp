@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/routes.hpp"
+#include "manager/crash_point.hpp"
 #include "common/http/server.hpp"
 #include "common/read_file.hpp"
 #include "common/unique_fd.hpp"
@@ -44,6 +45,7 @@ struct Options {
     std::string subnet = "172.30.0.0/24";
     std::string vmm_jail = "auto";
     uint32_t vmm_uid_base = 200'000;
+    std::string crash_at;
 };
 
 std::string find_vmm(const std::string& flag) {
@@ -110,6 +112,15 @@ int run(const Options& o) {
     config.subnet = o.subnet;
     config.vmm_jail = o.vmm_jail == "on" || (o.vmm_jail == "auto" && ::geteuid() == 0);
     config.vmm_uid_base = o.vmm_uid_base;
+    if (!o.crash_at.empty()) {
+        auto point = manager::parse_crash_point(o.crash_at);
+        if (!point) {
+            std::fprintf(stderr, "broodd: --crash-at: %s\n", point.error().message().c_str());
+            return 2;
+        }
+        manager::crash_at(config, *point);
+        std::fprintf(stderr, "broodd: crash tests: this daemon kills itself at %s\n", o.crash_at.c_str());
+    }
     auto opened = manager::Manager::open(config);
     if (!opened) {
         std::fprintf(stderr, "broodd: %s\n", opened.error().message().c_str());
@@ -236,6 +247,8 @@ int main(int argc, char** argv) {
     app.add_option("--vmm-uid-base", o.vmm_uid_base,
                    "a boxed VMM runs as uid and gid BASE + its vsock CID (0: as broodd's uid)")
         ->capture_default_str();
+    // For crash tests only, and so out of --help (docs/manager.md, "Crash points").
+    app.add_option("--crash-at", o.crash_at, "")->group("");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
