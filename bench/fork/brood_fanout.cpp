@@ -1,7 +1,12 @@
 // brood's two subjects, both driven through broodd's API: template forks
 // (one fan-out call; every fork maps the template's memory file) and
 // instance forks of the same Standby source (each copies the memory file).
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -73,30 +78,71 @@ Result<Source> prepare_source(const Daemon& daemon, const Config& config) {
     return source;
 }
 
+// The fan-out is streamed ("stream": true): each fork's line comes as soon
+// as that fork runs (its fanout_call), and one of kPingThreads workers pings
+// it right then, while the others are still being made.
 Result<Fanout> template_fanout(const Daemon& daemon, const Source& source, unsigned n, unsigned run,
                                const Config& config) {
+    (void)config;
     auto api = TRY(Api::connect(daemon.socket()));
     json body{{"target_state", "Running"}};
     std::string prefix = fmt::format("t{}-{}", n, run);
     if (n == 1) body["name"] = prefix;
     else body["name_prefix"] = prefix, body["count"] = n;
-    auto t0 = Clock::now();
-    auto answer = TRY(api.fork_template(source.template_id, body, static_cast<int>(config.timeout.count()) * 4));
-    auto returned = Clock::now();
-    auto instances = TRY(answer.all());
-    if (instances.size() != n) return fail(fmt::format("asked for {} forks, got {}", n, instances.size()));
     Fanout f;
-    f.call_ms.push_back(ms_between(t0, returned));
     resize(f, n);
-    auto ping_one = [&](size_t i, Api& conn) -> Result<void> {
-        f.ids[i] = instances[i].value("id", "");
-        auto pong = TRY(ping(conn, f.ids[i]));
-        f.ready_ms[i] = ms_between(t0, pong);
-        f.pids[i] = TRY(vmm_pid(conn, instances[i]));
-        f.memory_files[i] = memory_file_of(daemon.data_dir(), f.ids[i]);
-        return {};
+    std::mutex mutex;
+    std::condition_variable ready_to_ping;
+    std::deque<std::pair<size_t, json>> to_ping; // (index, the fork's instance object)
+    bool stream_over = false;
+    std::optional<Error> first_error;
+    auto t0 = Clock::now();
+    auto pinger = [&] {
+        auto conn = Api::connect(daemon.socket());
+        for (;;) {
+            std::pair<size_t, json> job;
+            {
+                std::unique_lock lock(mutex);
+                ready_to_ping.wait(lock, [&] { return !to_ping.empty() || stream_over; });
+                if (to_ping.empty()) return;
+                job = std::move(to_ping.front());
+                to_ping.pop_front();
+            }
+            auto pinged = [&]() -> Result<void> {
+                if (!conn) return fail(conn.error());
+                size_t i = job.first;
+                f.ids[i] = job.second.value("id", "");
+                auto pong = TRY(ping(*conn, f.ids[i]));
+                f.ready_ms[i] = ms_between(t0, pong);
+                f.pids[i] = TRY(vmm_pid(*conn, job.second));
+                f.memory_files[i] = memory_file_of(daemon.data_dir(), f.ids[i]);
+                return {};
+            }();
+            std::lock_guard lock(mutex);
+            if (!pinged && !first_error) first_error = pinged.error();
+        }
     };
-    TRY(client::in_parallel(daemon.socket(), n, kPingThreads, ping_one));
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < std::min<size_t>(n, kPingThreads); ++t) pool.emplace_back(pinger);
+    size_t forks = 0;
+    auto answer = api.fork_template_streaming(source.template_id, body, [&](const json& line) {
+        if (line.value("event", "") != "fork" || !line.contains("instance")) return;
+        std::lock_guard lock(mutex);
+        if (forks >= n) return;
+        f.call_ms.push_back(ms_between(t0, Clock::now()));
+        to_ping.emplace_back(forks++, line["instance"]);
+        ready_to_ping.notify_one();
+    });
+    {
+        std::lock_guard lock(mutex);
+        stream_over = true;
+    }
+    ready_to_ping.notify_all();
+    for (auto& t : pool) t.join();
+    if (!answer) return fail(answer.error());
+    TRY(answer->all()); // a fork that failed fails the fan-out
+    if (forks != n) return fail(fmt::format("asked for {} forks, got {}", n, forks));
+    if (first_error) return fail(std::move(*first_error));
     f.all_ready_ms = *std::max_element(f.ready_ms.begin(), f.ready_ms.end());
     return f;
 }

@@ -1,6 +1,9 @@
 // Routes for forks and templates.
 #include "api/fork_routes.hpp"
 
+#include <chrono>
+#include <mutex>
+
 #include "api/json_views.hpp"
 #include "api/request_bodies.hpp"
 
@@ -56,9 +59,55 @@ Response fork_instance(manager::Manager& m, const Request& r) {
     return instance_fork_answer(m.fork_instance(param(r), *request));
 }
 
+// With "stream": true, a template fork answers 200 with one JSON object a
+// line (application/x-ndjson) as each fork is made or fails, then a "done"
+// line with the totals (docs/api.md, "Streaming a fan-out").
+Response fork_template_streaming(manager::Manager& m, const std::string& ref, const manager::ForkRequest& request) {
+    auto started = std::chrono::steady_clock::now();
+    // An unknown template is a plain 404, before any line.
+    if (auto t = m.get_template(ref); !t) return error_response(t.error());
+    Response response;
+    response.content_type = "application/x-ndjson";
+    response.stream = [&m, ref, request, started](http::ChunkWriter& w) {
+        auto elapsed_ms = [started] {
+            return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        };
+        std::mutex write_mutex;
+        auto send = [&](json line) {
+            line["elapsed_ms"] = elapsed_ms();
+            std::lock_guard lock(write_mutex);
+            (void)w.write(line.dump() + "\n"); // a client that left does not stop the forks
+        };
+        size_t made = 0, failed = 0;
+        auto result = m.fork_template(ref, request, [&](const std::string& name, const auto& fork) {
+            if (fork) {
+                send(json{{"event", "fork"}, {"instance", instance_json(*fork)}});
+            } else {
+                send(json{{"event", "error"}, {"name", name}, {"status", status_of(fork.error().kind)},
+                          {"code", fork.error().code}, {"message", fork.error().message}});
+            }
+        });
+        json done{{"event", "done"}};
+        if (result) {
+            made = result->instances.size();
+            failed = result->errors.size();
+        } else {
+            // Nothing was forked: the request's own error.
+            done["status"] = status_of(result.error().kind);
+            done["code"] = result.error().code;
+            done["message"] = result.error().message;
+        }
+        done["made"] = made;
+        done["failed"] = failed;
+        send(std::move(done));
+    };
+    return response;
+}
+
 Response fork_template(manager::Manager& m, const Request& r) {
     auto request = manager::parse_fork_request(parse_object(r.body), manager::ForkSource::template_);
     if (!request) return error_response(request.error());
+    if (request->stream) return fork_template_streaming(m, param(r), *request);
     return template_fork_answer(m.fork_template(param(r), *request));
 }
 

@@ -52,16 +52,19 @@ int ApiClient::call_bytes(const std::string& method, const std::string& path, st
     return code;
 }
 
-int ApiClient::stream(const std::string& path, const http::Client::DataFn& on_data) {
+int ApiClient::stream(const std::string& path, const http::Client::DataFn& on_data, const std::string& method,
+                      const nlohmann::json& body) {
     auto c = connect_or_report();
     if (!c) return kUnreachable;
-    auto reply = c->stream("GET", path, on_data);
+    auto reply = c->stream(method, path, on_data, body);
     if (!reply) {
         std::fprintf(stderr, "brood: %s\n", reply.error().message().c_str());
         return kUnreachable;
     }
     int code = exit_code_for_status(reply->status);
-    if (code != kOk) std::fprintf(stderr, "brood: %s\n", reply->text.c_str());
+    if (code != kOk)
+        std::fprintf(stderr, "brood: %s (%d %s)\n", reply->error_message().c_str(), reply->status,
+                     reply->error_code().c_str());
     return code;
 }
 

@@ -43,7 +43,10 @@ public:
     // The same with a raw body (a file upload); `answer.text` holds a raw answer.
     int call_bytes(const std::string& method, const std::string& path, std::string_view body, Answer& answer,
                    int timeout_ms = 600'000);
-    int stream(const std::string& path, const http::Client::DataFn& on_data);
+    // A streamed answer: GET logs?follow, or a POST with a body (a streamed
+    // fan-out). Prints the error of a non-2xx answer.
+    int stream(const std::string& path, const http::Client::DataFn& on_data, const std::string& method = "GET",
+               const nlohmann::json& body = nullptr);
 
 private:
     std::optional<client::Client> connect_or_report();

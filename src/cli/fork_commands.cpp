@@ -18,6 +18,7 @@ struct ForkArgs {
     int count = 0;
     int concurrency = 0;
     bool from_running = false;
+    bool stream = false;
 };
 
 struct TemplateArgs {
@@ -80,8 +81,39 @@ json template_fork_body(const ForkArgs& f, const std::string& name_or_prefix) {
     return body;
 }
 
+// --stream: one line per fork as soon as it is made ("NAME ID STATE MS",
+// or the answer's own lines with --json), failures on stderr, then the totals.
+int template_fork_streaming(Context& c, const ForkArgs& f, json body) {
+    body["stream"] = true;
+    int worst = kOk;
+    int code = ApiClient(c.socket, c.token).stream(
+        "/templates/" + f.template_ref + "/fork", client::line_reader([&](std::string_view text) {
+            json line = json::parse(text, nullptr, false);
+            std::string event = line.is_object() ? line.value("event", "") : "";
+            if (c.json_output) std::cout << text << std::endl;
+            if (event == "fork" && !c.json_output) {
+                const json& inst = line["instance"];
+                std::printf("%-24s %s %-8s %8.1f ms\n", inst.value("name", "?").c_str(), inst.value("id", "?").c_str(),
+                            inst.value("state", "?").c_str(), line.value("elapsed_ms", 0.0));
+                std::fflush(stdout);
+            } else if (event == "error" || (event == "done" && line.contains("code"))) {
+                std::fprintf(stderr, "brood: %s%s (%s)\n",
+                             event == "error" ? ("fork " + line.value("name", "?") + " failed: ").c_str() : "",
+                             line.value("message", "").c_str(), line.value("code", "").c_str());
+                if (worst == kOk) worst = exit_code_for_status(line.value("status", 500));
+            } else if (event == "done" && !c.json_output) {
+                std::printf("%d made, %d failed in %.1f ms\n", line.value("made", 0), line.value("failed", 0),
+                            line.value("elapsed_ms", 0.0));
+            }
+            return true;
+        }),
+        "POST", body);
+    return code != kOk ? code : worst;
+}
+
 int template_fork(Context& c, const ForkArgs& f, const std::string& name_or_prefix) {
     json body = template_fork_body(f, name_or_prefix);
+    if (f.stream) return template_fork_streaming(c, f, std::move(body));
     Answer a;
     int code = call(c, "POST", "/templates/" + f.template_ref + "/fork", &body, a);
     return print_forks(c, code, a);
@@ -99,6 +131,7 @@ void add_fork_options(CLI::App* cmd, ForkArgs& f) {
     cmd->add_option("--target-state", f.target_state, "Running, Standby or Stopped (default: see brood fork --help)");
     cmd->add_option("--concurrency", f.concurrency, "template forks made at once (default: the daemon's)")
         ->check(CLI::Range(1, 64));
+    cmd->add_flag("--stream", f.stream, "template forks: print each fork as soon as it runs, with its time");
 }
 
 } // namespace
@@ -118,7 +151,8 @@ void add_fork_commands(CLI::App& app, Context& c) {
     add_fork_options(fork, *f);
     fork->callback([&c, f] {
         bool by_template = !f->template_ref.empty();
-        if (by_template != (f->positional.size() == 1) || (!by_template && (f->count > 0 || f->concurrency > 0)) ||
+        if (by_template != (f->positional.size() == 1) ||
+            (!by_template && (f->count > 0 || f->concurrency > 0 || f->stream)) ||
             (by_template && f->from_running)) {
             std::fprintf(stderr, "brood fork: use SOURCE NAME [--from-running], or --template T NAME, or "
                                  "--template T PREFIX --count N\n");

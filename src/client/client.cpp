@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -56,8 +57,10 @@ Result<json> Client::call(std::string_view method, const std::string& path, cons
     return reply.body;
 }
 
-Result<Reply> Client::stream(std::string_view method, const std::string& path, const http::Client::DataFn& on_data) {
-    auto response = TRY_CTX(_http.stream(method, path, on_data), fmt::format("{} {}", method, path));
+Result<Reply> Client::stream(std::string_view method, const std::string& path, const http::Client::DataFn& on_data,
+                             const json& body) {
+    std::string text = body.is_null() ? "" : body.dump();
+    auto response = TRY_CTX(_http.stream(method, path, on_data, -1, text), fmt::format("{} {}", method, path));
     Reply reply;
     reply.status = response.status;
     reply.text = std::move(response.body);
@@ -91,6 +94,50 @@ Result<std::vector<json>> ForkAnswer::all() const {
 Result<ForkAnswer> Client::fork_template(const std::string& template_id, const json& request, int timeout_ms) {
     json answer = TRY(call("POST", "/templates/" + template_id + "/fork", request, timeout_ms));
     return parse_fork_answer(answer);
+}
+
+Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_id, json request,
+                                                  const ForkLineFn& on_line) {
+    request["stream"] = true;
+    std::string path = "/templates/" + template_id + "/fork";
+    ForkAnswer answer;
+    std::optional<json> done;
+    Result<void> bad_line;
+    auto reply = TRY(stream("POST", path, line_reader([&](std::string_view text) {
+        json line = json::parse(text, nullptr, false);
+        if (!line.is_object() || !line.contains("event")) {
+            bad_line = fail(fmt::format("POST {}: unexpected line {}", path, text.substr(0, 200)));
+            return false;
+        }
+        std::string event = line.value("event", "");
+        if (event == "fork" && line.contains("instance")) answer.instances.push_back(line["instance"]);
+        else if (event == "error") answer.errors.push_back(line);
+        else if (event == "done") done = line;
+        if (on_line) on_line(line);
+        return true;
+    }), request));
+    TRY(bad_line);
+    if (!reply.ok())
+        return fail(fmt::format("POST {}: HTTP {} {}: {}", path, reply.status, reply.error_code(), reply.error_message()));
+    if (!done) return fail(fmt::format("POST {}: the answer ended before its \"done\" line", path));
+    if (done->contains("code") && answer.instances.empty())
+        return fail(fmt::format("POST {}: HTTP {} {}: {}", path, done->value("status", 0), done->value("code", ""),
+                                done->value("message", "")));
+    return answer;
+}
+
+http::Client::DataFn line_reader(std::function<bool(std::string_view line)> on_line) {
+    auto pending = std::make_shared<std::string>();
+    return [pending, on_line = std::move(on_line)](std::string_view data) {
+        pending->append(data);
+        size_t start = 0;
+        for (size_t nl; (nl = pending->find('\n', start)) != std::string::npos; start = nl + 1) {
+            std::string_view line(pending->data() + start, nl - start);
+            if (!line.empty() && !on_line(line)) return false;
+        }
+        pending->erase(0, start);
+        return pending->size() <= (size_t{1} << 20);
+    };
 }
 
 Result<void> in_parallel(const std::string& address, size_t n, size_t threads,

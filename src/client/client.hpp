@@ -55,7 +55,7 @@ public:
     // A streamed answer (logs with follow=1): `on_data` gets each piece.
     // The Reply holds the status, and the body only when it is not 2xx.
     [[nodiscard]] Result<Reply> stream(std::string_view method, const std::string& path,
-                                       const http::Client::DataFn& on_data);
+                                       const http::Client::DataFn& on_data, const nlohmann::json& body = nullptr);
 
     // GET /version answers.
     [[nodiscard]] Result<nlohmann::json> version() { return call("GET", "/version", nullptr, 2'000); }
@@ -63,6 +63,13 @@ public:
     // fan-out that made none fails).
     [[nodiscard]] Result<ForkAnswer> fork_template(const std::string& template_id,
                                                           const nlohmann::json& request, int timeout_ms = 600'000);
+    // The same with "stream": true: `on_line` gets each line of the answer
+    // as it arrives ({"event": "fork"|"error"|"done", ...}); the answer
+    // gathers the forks and errors. A request refused before any fork (an
+    // unknown template, the admission limits) is an error, as above.
+    using ForkLineFn = std::function<void(const nlohmann::json& line)>;
+    [[nodiscard]] Result<ForkAnswer> fork_template_streaming(const std::string& template_id, nlohmann::json request,
+                                                             const ForkLineFn& on_line);
 
 private:
     explicit Client(http::Client http) : _http(std::move(http)) {}
@@ -73,6 +80,11 @@ private:
 std::string guest_file_path(const std::string& ref, const std::string& guest_path);
 
 [[nodiscard]] Result<ForkAnswer> parse_fork_answer(const nlohmann::json& answer);
+
+// For Client::stream: cuts a streamed answer (NDJSON, text) into lines and
+// gives each non-empty one, without its newline, to `on_line`, which
+// returns false to stop. A line longer than 1 MiB stops the stream too.
+http::Client::DataFn line_reader(std::function<bool(std::string_view line)> on_line);
 
 // Runs fn(i, client) for i in [0, n) on up to `threads` threads, each with
 // its own connection to `address`; stops handing out work at the first

@@ -54,7 +54,8 @@ OpResult<ForkOutcome> Manager::fork_instance(const std::string& source_ref, cons
     });
 }
 
-OpResult<ForkOutcome> Manager::fork_template(const std::string& template_ref, const ForkRequest& request) {
+OpResult<ForkOutcome> Manager::fork_template(const std::string& template_ref, const ForkRequest& request,
+                                             const ForkProgress& progress) {
     return timed("fork", template_ref, [&]() -> OpResult<ForkOutcome> {
         // Resolve the template to its source before any lock: the lock held
         // is the source's, as for every other operation that reads its snapshot.
@@ -64,7 +65,7 @@ OpResult<ForkOutcome> Manager::fork_template(const std::string& template_ref, co
         auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
         auto current = _templates.find(t.id); // deleted while we waited?
         if (!current) return not_found("template " + t.name + " was deleted");
-        return do_fork(*source, request, current);
+        return do_fork(*source, request, current, progress);
     });
 }
 
@@ -126,7 +127,8 @@ OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& reque
 }
 
 OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& request,
-                                       const std::optional<TemplateRecord>& from_template) {
+                                       const std::optional<TemplateRecord>& from_template,
+                                       const ForkProgress& progress) {
     // A taken name fails a single instance fork before its source is touched
     // (from_running would otherwise standby and restore it for nothing).
     if (!from_template && request.names.size() == 1 && _registry.find(request.names[0]))
@@ -140,7 +142,8 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
     bool shares = !to_stopped && (from_template || memory_is_link(_layout, source.id));
     auto admitted = TRY(admit(request.names.size(), view_of(source, _layout).record.memory_mib, shares));
     ForkPlan plan = TRY(plan_fork(source, request, from_template, restore_source));
-    ForkOutcome outcome = fork_many(plan, request.names, request.concurrency.value_or(_config.fork_concurrency));
+    ForkOutcome outcome =
+        fork_many(plan, request.names, request.concurrency.value_or(_config.fork_concurrency), progress);
     if (restore_source) {
         // Both sides are reported: the fork stays (it is whole) when only
         // the source's restore fails, and the source stays in Standby.
@@ -155,9 +158,13 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
     return outcome;
 }
 
-ForkOutcome Manager::fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency) {
+ForkOutcome Manager::fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency,
+                               const ForkProgress& progress) {
     std::vector<std::optional<OpResult<InstanceView>>> results(names.size());
-    run_parallel(names.size(), concurrency, [&](size_t i) { results[i] = fork_one(plan, names[i]); });
+    run_parallel(names.size(), concurrency, [&](size_t i) {
+        results[i] = fork_one(plan, names[i]);
+        if (progress) progress(names[i], *results[i]);
+    });
     ForkOutcome outcome;
     for (size_t i = 0; i < names.size(); ++i) {
         if (*results[i])

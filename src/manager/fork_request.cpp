@@ -90,7 +90,7 @@ OpResult<ForkRequest> parse_fork_request(const json& body, ForkSource source) {
     if (source == ForkSource::instance)
         TRY(check_fields(body, {"name", "target_state", "from_running"}));
     else
-        TRY(check_fields(body, {"name", "name_prefix", "count", "target_state", "concurrency"}));
+        TRY(check_fields(body, {"name", "name_prefix", "count", "target_state", "concurrency", "stream"}));
     ForkRequest out;
     TRY(parse_names(body, source, out));
     if (body.contains("target_state")) {
@@ -105,6 +105,10 @@ OpResult<ForkRequest> parse_fork_request(const json& body, ForkSource source) {
     }
     if (body.contains("concurrency"))
         out.concurrency = static_cast<int>(TRY(int_field(body, "concurrency", 1, kMaxForkConcurrency)));
+    if (body.contains("stream")) {
+        if (!body["stream"].is_boolean()) return bad_request("stream must be a boolean");
+        out.stream = body["stream"].get<bool>();
+    }
     return out;
 }
 

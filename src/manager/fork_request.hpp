@@ -18,7 +18,7 @@ inline constexpr int64_t kMaxForkConcurrency = 64;
 
 // POST /instances/{id}/fork takes name, target_state, from_running;
 // POST /templates/{id}/fork takes name or name_prefix + count,
-// target_state and concurrency.
+// target_state, concurrency and stream.
 enum class ForkSource { instance, template_ };
 
 struct ForkRequest {
@@ -28,6 +28,7 @@ struct ForkRequest {
     std::optional<State> target_state;
     bool from_running = false;      // instance forks: a Running source may be forked
     std::optional<int> concurrency; // template fan-out: forks made at once (default: the daemon's)
+    bool stream = false;            // template fan-out: answer each fork as it is made (NDJSON)
 };
 
 // Parses and checks a request body (a JSON object). 400 bad_request with a

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,10 @@ struct ForkFailure {
     std::string name;
     OpError error;
 };
+// Told of each fork of a request as soon as it is made (or has failed),
+// from the thread that made it: several may call at once.
+using ForkProgress = std::function<void(const std::string& name, const OpResult<InstanceView>& made)>;
+
 struct ForkOutcome {
     std::vector<InstanceView> instances;
     std::vector<ForkFailure> errors;
@@ -136,7 +141,8 @@ public:
     // Failures before any fork is attempted (unknown source, wrong state...)
     // are the error; failures of single forks are listed in the outcome.
     OpResult<ForkOutcome> fork_instance(const std::string& source_ref, const ForkRequest& request);
-    OpResult<ForkOutcome> fork_template(const std::string& template_ref, const ForkRequest& request);
+    OpResult<ForkOutcome> fork_template(const std::string& template_ref, const ForkRequest& request,
+                                        const ForkProgress& progress = {});
     OpResult<TemplateRecord> create_template(const TemplateSpec& spec);
     std::vector<TemplateRecord> list_templates() const { return _templates.all(); }
     // The limits in force (the memory budget resolved from MemTotal if unset).
@@ -193,10 +199,11 @@ private:
     OpResult<void> do_restore(Instance& instance);
     OpResult<void> do_remove(const std::shared_ptr<Instance>& instance);
     OpResult<ForkOutcome> do_fork(Instance& source, const ForkRequest& request,
-                                  const std::optional<TemplateRecord>& from_template);
+                                  const std::optional<TemplateRecord>& from_template, const ForkProgress& progress = {});
     OpResult<ForkPlan> plan_fork(Instance& source, const ForkRequest& request,
                                  const std::optional<TemplateRecord>& from_template, bool& restore_source);
-    ForkOutcome fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency);
+    ForkOutcome fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency,
+                          const ForkProgress& progress);
     OpResult<InstanceView> fork_one(const ForkPlan& plan, const std::string& name);
     Result<void> fork_fault(ForkStep step, const std::string& name) const;
     // Reserves room for `count` new instances of `memory_mib` each (sharing

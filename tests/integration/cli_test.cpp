@@ -119,6 +119,18 @@ TEST_F(Broodd, CliForksAndTemplates) {
     EXPECT_EQ(again.code, 5) << "w-1 and w-2 exist: conflict\n" << again.out;
     EXPECT_NE(again.out.find("fork w-1 failed"), std::string::npos) << again.out;
     EXPECT_NE(again.out.find("w-3"), std::string::npos) << "the fork that could be made is listed: " << again.out;
+    // --stream: a line per fork as it runs, failures on stderr, the totals.
+    CliRun streamed = run_brood(daemon, "fork --template tpl st --count 2 --stream");
+    EXPECT_EQ(streamed.code, 0) << streamed.out;
+    EXPECT_NE(streamed.out.find("st-1"), std::string::npos) << streamed.out;
+    EXPECT_NE(streamed.out.find("st-2"), std::string::npos) << streamed.out;
+    EXPECT_NE(streamed.out.find("2 made, 0 failed"), std::string::npos) << streamed.out;
+    CliRun streamed_again = run_brood(daemon, "--json template fork tpl --prefix st --count 2 --stream");
+    EXPECT_EQ(streamed_again.code, 5) << "st-1 and st-2 exist: conflict\n" << streamed_again.out;
+    EXPECT_NE(streamed_again.out.find("\"event\":\"done\""), std::string::npos) << streamed_again.out;
+    EXPECT_EQ(run_brood(daemon, "fork --template nope x --stream").code, 4);
+    EXPECT_EQ(run_brood(daemon, "fork w-1 x --stream").code, 2) << "usage: only template forks stream";
+    EXPECT_EQ(run_brood(daemon, "rm st-1 st-2").code, 0);
     CliRun ls = run_brood(daemon, "template ls");
     EXPECT_NE(ls.out.find("FORKS"), std::string::npos);
     EXPECT_EQ(nlohmann::json::parse(run_brood(daemon, "template inspect tpl").out)["fork_count"], 4);

@@ -123,3 +123,15 @@ TEST(ForkRequest, ConcurrencyBounds) {
     for (const json& bad : {json(0), json(kMaxForkConcurrency + 1), json(-3), json("2"), json(1.5)})
         expect_bad(from_template({{"name", "w"}, {"concurrency", bad}}), "concurrency must be an integer");
 }
+
+TEST(ForkRequest, StreamIsABooleanForTemplateForksOnly) {
+    auto plain = from_template({{"name", "w"}});
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->stream);
+    auto streamed = from_template({{"name_prefix", "w"}, {"count", 3}, {"stream", true}});
+    ASSERT_TRUE(streamed);
+    EXPECT_TRUE(streamed->stream);
+    for (const json& bad : {json(1), json("true"), json(nullptr), json::array()})
+        expect_bad(from_template({{"name", "w"}, {"stream", bad}}), "stream must be a boolean");
+    expect_bad(instance({{"name", "a"}, {"stream", true}}), "unknown field \"stream\"");
+}

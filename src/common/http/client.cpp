@@ -87,8 +87,8 @@ Result<Response> Client::request(std::string_view method, std::string_view targe
 }
 
 Result<Response> Client::stream(std::string_view method, std::string_view target, const DataFn& on_data,
-                                int idle_timeout_ms) {
-    return exchange(method, target, "", std::nullopt, &on_data, idle_timeout_ms);
+                                int idle_timeout_ms, std::string_view body) {
+    return exchange(method, target, body, std::nullopt, &on_data, idle_timeout_ms);
 }
 
 Result<Response> Client::exchange(std::string_view method, std::string_view target, std::string_view body,

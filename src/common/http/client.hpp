@@ -39,7 +39,7 @@ public:
     // `idle_timeout_ms` bounds the wait for each piece (negative: no limit).
     using DataFn = std::function<bool(std::string_view)>;
     [[nodiscard]] Result<Response> stream(std::string_view method, std::string_view target, const DataFn& on_data,
-                                          int idle_timeout_ms = -1);
+                                          int idle_timeout_ms = -1, std::string_view body = "");
 
 private:
     struct Address {
