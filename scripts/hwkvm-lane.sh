@@ -202,6 +202,10 @@ watchdog() {
 }
 
 # One boot of L1 with the given plan; its serial output goes to $1.
+# L1 runs without transparent huge pages: with them, khugepaged in L1 keeps
+# collapsing the pages behind L2's memory, which under QEMU's emulation
+# multiplied the lane's time (5 to 10 minutes instead of 1.5 to 3) and went
+# with its soft lockups, RCU stalls and panics.
 boot_l1() {
   local log=$1 budget=$2 initrd=$OUT/l1-initrd.cpio
   if [ "$MODE" = tests ]; then
@@ -219,7 +223,7 @@ boot_l1() {
   timeout --kill-after=10 "$budget" "$QEMU" -nodefaults -no-user-config -display none -no-reboot \
     -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp 2 -m "$BROOD_LANE_MEMORY_MIB" \
     -kernel "$ASSETS/vmlinuz" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet mitigations=off audit=1" \
+    -append "console=ttyS0 panic=-1 quiet mitigations=off audit=1 transparent_hugepage=never" \
     -monitor "pipe:$MON" -serial "file:$log" </dev/null >>"$OUT/qemu.log" 2>&1 &
   qemu_pid=$!
   watchdog "$log" &
