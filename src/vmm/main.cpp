@@ -118,6 +118,11 @@ int main(int argc, char** argv) {
     if (auto ok = jail::check(opt.jail); !ok) die(ExitCode::bad_input, ok.error().message());
     // While the process has one thread.
     if (auto ok = jail::enter_namespaces(opt.jail); !ok) die(ExitCode::vmm_error, ok.error().message());
+    // Sockets inside the jail directory are named from it (the working
+    // directory now): the box's root once it closes, where the VMM removes
+    // them at exit and connects beside the vsock socket.
+    for (std::string* path : {&opt.control_socket, &opt.console.socket_path, &opt.vsock_socket})
+        *path = jail::local_path(opt.jail, *path);
 
     // Signals that end the VM go to a signalfd; block them before any thread exists.
     sigset_t mask;
@@ -181,6 +186,7 @@ int main(int argc, char** argv) {
     // API threads start inside it.
     if (opt.jail.enabled) {
         if (auto ok = snapshot::open_pagemap(); !ok) die(ExitCode::vmm_error, ok.error().message());
+        if (!Vmm::open_proc_self()) die(ExitCode::vmm_error, "--jail: cannot open /proc/self");
         if (auto ok = (*console)->open_outputs(); !ok) die(ExitCode::bad_input, ok.error().message());
     }
     if (auto ok = jail::lock_down(opt.jail); !ok) die(ExitCode::vmm_error, ok.error().message());

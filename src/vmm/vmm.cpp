@@ -1,5 +1,6 @@
 #include "vmm/vmm.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -11,7 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/read_file.hpp"
+#include "common/unique_fd.hpp"
 #include "vmm/snapshot_writer.hpp"
 
 namespace brood {
@@ -19,8 +20,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// /proc/self, opened once: in the box (--jail) there is no /proc, so the
+// first call must come before it closes (Vmm::open_proc_self()).
+int proc_self_dir() {
+    static const int fd = ::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return fd;
+}
+
 uint64_t rss_kib() {
-    std::istringstream statm(read_file("/proc/self/statm", 256).value_or(""));
+    std::string text;
+    if (UniqueFd statm(::openat(proc_self_dir(), "statm", O_RDONLY | O_CLOEXEC)); statm) {
+        char buf[256];
+        ssize_t n = ::read(statm.get(), buf, sizeof buf);
+        if (n > 0) text.assign(buf, static_cast<size_t>(n));
+    }
+    std::istringstream statm(text);
     uint64_t size = 0, resident = 0;
     statm >> size >> resident;
     return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
@@ -43,6 +57,8 @@ uint64_t guest_resident_kib(GuestMemory& memory) {
 }
 
 } // namespace
+
+bool Vmm::open_proc_self() { return proc_self_dir() >= 0; }
 
 Vmm::Vmm(std::unique_ptr<Machine> machine, std::unique_ptr<ActionQueue> actions, nlohmann::json description)
     : _machine(std::move(machine)), _actions(std::move(actions)), _description(std::move(description)),
@@ -98,8 +114,9 @@ http::Response Vmm::snapshot(const nlohmann::json& body) {
     if (!_machine->paused()) return http::error(409, "wrong_state", "pause the VM before a snapshot");
     auto request = parse_snapshot_request(body);
     if (!request) return http::error(400, "snapshot_failed", request.error().message());
-    request->state_path = _map_path(request->state_path);
-    request->memory_path = _map_path(request->memory_path);
+    if (!request->dir.empty()) request->dir = _map_path(request->dir);
+    if (!request->state_path.empty()) request->state_path = _map_path(request->state_path);
+    if (!request->memory_path.empty()) request->memory_path = _map_path(request->memory_path);
     auto stats = write_snapshot(*_machine, *request);
     if (!stats) return http::error(400, "snapshot_failed", stats.error().message());
     return http::json(200, {{"diff", stats->diff},

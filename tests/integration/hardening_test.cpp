@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "common/http/client.hpp"
 #include "common/unique_fd.hpp"
 #include "fixture.hpp"
 
@@ -198,6 +199,12 @@ TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
     EXPECT_EQ(proc_status_field(pid, "Seccomp"), "2");
     EXPECT_NE(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/mnt"),
               std::filesystem::read_symlink("/proc/self/ns/mnt"));
+    // Its root is its instance directory: no host file outside it resolves.
+    const std::string root = "/proc/" + std::to_string(pid) + "/root";
+    EXPECT_TRUE(std::filesystem::equivalent(root, daemon.guests_dir() + "/" + id)) << "the VMM's root";
+    EXPECT_TRUE(std::filesystem::exists(root + "/logs/serial.log"));
+    for (const char* host_file : {"/etc/passwd", "/dev/kvm", "/proc/self/status", "/usr/bin"})
+        EXPECT_FALSE(std::filesystem::exists(root + host_file)) << host_file << " is reachable from the box";
     auto pong = daemon.call("POST", "/instances/boxed/console", {{"input", "ping"}, {"until", "pong"}});
     EXPECT_EQ(pong.status, 200) << pong.text;
     auto standby = daemon.call("POST", "/instances/boxed/standby");
@@ -205,4 +212,13 @@ TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
     auto back = daemon.call("POST", "/instances/boxed/restore");
     ASSERT_EQ(back.status, 200) << back.text;
     EXPECT_EQ(daemon.call("POST", "/instances/boxed/console", {{"input", "ping"}, {"until", "pong"}}).status, 200);
+    // What the VMM reads of itself once boxed (/proc/self/statm) still answers.
+    pid_t restored = daemon.call("GET", "/instances/boxed").body.value("pid", 0);
+    EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(restored) + "/root/etc/passwd"));
+    auto vmm_api = brood::http::Client::connect_unix(daemon.guests_dir() + "/" + id + "/control.sock");
+    ASSERT_TRUE(vmm_api) << vmm_api.error().message();
+    auto stats = vmm_api->request("GET", "/vm/stats");
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(stats->status, 200) << stats->body;
+    EXPECT_GT(nlohmann::json::parse(stats->body, nullptr, false).value("rss_kib", 0), 0) << stats->body;
 }

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include "vmm/jail/jail.hpp"
@@ -23,10 +24,14 @@ namespace {
 
 constexpr uid_t kUid = 64'321;
 
+// The child's /proc/self, opened before its box hides /proc.
+int g_proc_self = -1;
+
 // Runs `body` in a child after entering the box; the child's exit status.
 int in_box(const JailConfig& config, const std::function<int()>& body) {
     pid_t pid = ::fork();
     if (pid == 0) {
+        g_proc_self = ::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (!enter_namespaces(config) || !lock_down(config)) ::_exit(90);
         ::_exit(body());
     }
@@ -36,7 +41,12 @@ int in_box(const JailConfig& config, const std::function<int()>& body) {
 }
 
 std::string status_line(const std::string& key) {
-    std::ifstream in("/proc/self/status");
+    int fd = ::openat(g_proc_self, "status", O_RDONLY | O_CLOEXEC);
+    std::string text(8192, '\0');
+    ssize_t n = fd < 0 ? -1 : ::read(fd, text.data(), text.size());
+    if (fd >= 0) ::close(fd);
+    text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    std::istringstream in(text);
     for (std::string line; std::getline(in, line);)
         if (line.rfind(key + ":", 0) == 0) return line.substr(key.size() + 1);
     return "";
@@ -69,6 +79,8 @@ protected:
 
 TEST_F(Jail, TheKernelReportsEveryLayer) {
     const std::string our_mnt = std::filesystem::read_symlink("/proc/self/ns/mnt");
+    struct stat dir_stat {};
+    ASSERT_EQ(::stat(dir.c_str(), &dir_stat), 0);
     int status = in_box(config, [&] {
         // Each failed check exits with its own code.
         if (trim(status_line("Uid")).rfind(std::to_string(kUid) + "\t" + std::to_string(kUid), 0) != 0) return 1;
@@ -77,9 +89,13 @@ TEST_F(Jail, TheKernelReportsEveryLayer) {
         if (trim(status_line("CapBnd")) != "0000000000000000") return 4;
         if (trim(status_line("NoNewPrivs")) != "1") return 5;
         if (trim(status_line("Seccomp")) != "2") return 6;
-        if (std::filesystem::read_symlink("/proc/self/ns/mnt") == our_mnt) return 7;
+        char mnt[256] = {};
+        if (::readlinkat(g_proc_self, "ns/mnt", mnt, sizeof mnt - 1) <= 0 || std::string(mnt) == our_mnt) return 7;
+        // Its directory is its root and its working directory.
         char cwd[4096];
-        if (!::getcwd(cwd, sizeof cwd) || std::string(cwd) != dir) return 8;
+        if (!::getcwd(cwd, sizeof cwd) || std::string(cwd) != "/") return 8;
+        struct stat root {};
+        if (::stat("/", &root) != 0 || root.st_ino != dir_stat.st_ino || root.st_dev != dir_stat.st_dev) return 9;
         return 0;
     });
     ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
@@ -93,6 +109,9 @@ TEST_F(Jail, HostFilesOutsideItsDirectoryAreClosedToIt) {
     int status = in_box(config, [&] {
         if (::open(secret.c_str(), O_RDONLY | O_CLOEXEC) >= 0) return 1;
         if (::open("/etc/shadow", O_RDONLY | O_CLOEXEC) >= 0) return 2;
+        // Not even what every host user may read: outside its root, nothing resolves.
+        if (::open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0) return 4;
+        if (::open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) return 5;
         // Its own directory, by a relative path, is its to write.
         int fd = ::open("snapshot.tmp", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) return 3;

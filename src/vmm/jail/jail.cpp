@@ -49,6 +49,28 @@ Result<void> become(uid_t uid, gid_t gid) {
     return {};
 }
 
+// Makes `dir` the root of this mount namespace and the working directory:
+// a bind mount of it onto itself becomes the new root (pivot_root), and the
+// old root is detached, so no host path outside `dir` resolves any more.
+// Descriptors opened before stay valid. Where the host's root is the
+// initial ramfs, which pivot_root refuses (EINVAL), the bind mount is moved
+// onto / and the process chroots into it, as switch_root does; without
+// capabilities, which lock_down() drops next, it cannot chroot back out.
+Result<void> change_root(const std::string& dir) {
+    if (::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        return fail_errno("bind mount it onto itself");
+    if (::chdir(dir.c_str()) != 0) return fail_errno("enter it"); // the bind mount, not the directory under it
+    if (::syscall(SYS_pivot_root, ".", ".") == 0) {
+        if (::umount2(".", MNT_DETACH) != 0) return fail_errno("detach the old root");
+    } else {
+        if (errno != EINVAL) return fail_errno("pivot_root");
+        if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return fail_errno("move it onto / (no pivot_root)");
+        if (::chroot(".") != 0) return fail_errno("chroot");
+    }
+    if (::chdir("/") != 0) return fail_errno("chdir /");
+    return {};
+}
+
 } // namespace
 
 Result<void> check(const JailConfig& config) {
@@ -68,6 +90,10 @@ Result<void> enter_namespaces(const JailConfig& config) {
         return fail_errno("--jail: make every mount private");
     static constexpr char kHostname[] = "brood-vmm";
     if (::sethostname(kHostname, sizeof(kHostname) - 1) != 0) return fail_errno("--jail: sethostname");
+    // Paths that stay in use once the box is closed (the vsock socket's
+    // siblings) are relative to the jail directory, from the start.
+    if (!config.dir.empty() && ::chdir(config.dir.c_str()) != 0)
+        return fail_errno(fmt::format("--jail-dir {}", config.dir));
     return {};
 }
 
@@ -83,8 +109,7 @@ std::string local_path(const JailConfig& config, const std::string& path) {
 Result<void> lock_down(const JailConfig& config) {
     if (!config.enabled) return {};
     ::tzset(); // log lines format local time: read the zone while files are still reachable
-    if (!config.dir.empty() && ::chdir(config.dir.c_str()) != 0)
-        return fail_errno(fmt::format("--jail-dir {}", config.dir));
+    if (!config.dir.empty()) TRY_CTX(change_root(config.dir), "--jail-dir " + config.dir);
     TRY_CTX(drop_bounding_set(), "--jail");
     if (config.uid) TRY_CTX(become(*config.uid, *config.gid), "--jail");
     else TRY_CTX(drop_capabilities(), "--jail");

@@ -6,7 +6,8 @@
 //
 // lock_down(), once the machine is built (every file, /dev/kvm and the TAP
 // are open, the sockets bound) and before the vCPU threads start: --jail-dir
-// as its working directory; the capability bounding set emptied; with --jail-uid/--jail-gid, no
+// becomes the root of its mount namespace (pivot_root; the host's root is
+// detached) and its working directory; the capability bounding set emptied; with --jail-uid/--jail-gid, no
 // supplementary groups and that uid and gid for every thread, which leaves
 // no capabilities; else every capability dropped from the thread that goes
 // on to make the vCPU and API threads; no_new_privs; and a seccomp filter
@@ -30,9 +31,10 @@ struct JailConfig {
     bool enabled = false;
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
-    // The instance directory: the VMM works in it, and reaches what it
-    // writes after lock_down() (snapshots, rotated logs) by paths relative
-    // to it, so the uid needs no access to the directories above it.
+    // The instance directory: the VMM works in it from enter_namespaces()
+    // on, and after lock_down() it is the VMM's whole file system: what it
+    // writes then (snapshots, rotated logs, vsock connections) it reaches
+    // by paths relative to it.
     std::string dir;
 };
 
