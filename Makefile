@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 # `make fuzz` runs each fuzz target this long.
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps assets build images demo test sanitize fuzz bench clean
+.PHONY: all deps assets build images demo test check sanitize fuzz bench clean
 
 all: build
 
@@ -27,10 +27,15 @@ images: build assets
 demo: build assets images
 	@bash scripts/demo.sh $(BUILD) $(ASSETS)
 
-# The whole suite (with the hardware-KVM lane and the fuzz corpora replayed).
-# The sanitizer builds and the fuzzers are `make sanitize` and `make fuzz`
-# (docs/testing.md).
-test: build assets images
+# The whole suite (docs/testing.md): the normal build's tests (with the
+# hardware-KVM lane and the fuzz corpora replayed), then the sanitizer builds'
+# (`make sanitize`), then every fuzz target for FUZZ_SECONDS, two at a time.
+# `make check` is the first part alone.
+test: check
+	@JOBS=$(JOBS) bash scripts/sanitize.sh $(BUILD) $(ASSETS)
+	@JOBS=$(JOBS) FUZZ_PARALLEL=2 bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+check: build assets images
 	@cd $(BUILD) && BROOD_ASSETS=$(abspath $(ASSETS)) ctest --output-on-failure -j 2 --timeout 900
 
 sanitize: build assets
