@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# check-unit-hardening.sh UNIT MAX: systemd's own offline security score of
+# the unit (0 safest .. 10) must be MAX or less. Exit 77 (skipped) where
+# systemd-analyze is missing.
+set -euo pipefail
+unit=$1 max=$2
+if ! command -v systemd-analyze >/dev/null; then
+  echo "skipped: systemd-analyze is not installed (Debian package systemd)"
+  exit 77
+fi
+report=$(systemd-analyze security --offline=true "$unit" 2>&1) || true
+score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$report")
+[ -n "$score" ] || { echo "$report"; echo "no score for $unit"; exit 1; }
+echo "$unit: exposure $score (at most $max)"
+awk -v s="$score" -v m="$max" 'BEGIN { exit !(s <= m) }' || { echo "$report" | grep '✗'; exit 1; }
