@@ -13,6 +13,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(http_request rest_body state_file kernel_loader)
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${JOBS:-2}
+parallel=${FUZZ_PARALLEL:-1}
+[[ "$parallel" =~ ^[1-9][0-9]*$ ]] || { echo "FUZZ_PARALLEL must be 1 or more, not '$parallel'" >&2; exit 2; }
 
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DBROOD_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" >/dev/null
@@ -37,7 +39,6 @@ fuzz_one() {
 }
 
 # FUZZ_PARALLEL targets at a time (default 1), each on its own core.
-parallel=${FUZZ_PARALLEL:-1}
 failed=0
 for ((i = 0; i < ${#targets[@]}; i += parallel)); do
   pids=()

@@ -42,7 +42,7 @@ rm -f "$OUT/result" "$OUT"/l1-serial*.log "$OUT/stalls.log" "$OUT/reboots.log"
 : "${BROOD_LANE_MEMORY_MIB:=4096}"
 : "${BROOD_LANE_SUITE_TIMEOUT:=300}" # seconds for one suite inside L1, before it counts as hung
 : "${BROOD_LANE_STALL:=60}"          # seconds without a tick from L1 before the watchdog acts
-: "${BROOD_LANE_BOOTS:=3}"           # boots of L1 at most, when L1 dies before its suites are done
+: "${BROOD_LANE_BOOTS:=4}"           # boots of L1 at most, when L1 dies (or sickens) before its suites are done
 
 QEMU=$(command -v qemu-system-x86_64 || true)
 if [ -z "$QEMU" ]; then
@@ -106,7 +106,7 @@ else
   # One process per suite (a suite's tests may build on each other), in
   # order: each boot's plan (/lane/plan, "SUITE FILTER" lines) lists the
   # suites still to run.
-  run='while read -r suite filter; do run_suite "$suite" "$filter" || status=1; echo "lane: SUITE-DONE $suite"; done </lane/plan'
+  run='while read -r suite filter; do run_suite "$suite" "$filter" || suite_failed "$suite"; echo "lane: SUITE-DONE $suite"; done </lane/plan'
   for suite in $(printf '%s\n' "${ARGS[@]}" | cut -d. -f1 | awk '!seen[$0]++'); do
     echo "$suite $(printf '%s\n' "${ARGS[@]}" | grep "^$suite\." | paste -sd:)"
   done >"$OUT/plan"
@@ -157,6 +157,19 @@ run_suite() {
     [ \$attempt = 1 ] && echo "lane: RETRY suite \$1 after a hang"
   done
   return 1
+}
+# Signs that L1's own kernel went wrong: QEMU's emulated SVM now and then
+# corrupts memory in L1 (or L2). A suite that failed beside them proves
+# nothing about brood: unless this is the last boot, the boot ends here and
+# the suite runs again in a fresh L1. A suite that fails in a healthy L1
+# stays failed.
+suite_failed() {
+  trouble=\$(dmesg | grep -m1 -E 'detected stalls|soft lockup|BUG:|Oops|general protection|corrupted|WARNING: CPU')
+  if [ -n "\$trouble" ] && [ ! -e /lane/last-boot ]; then
+    echo "lane: suite \$1 failed in an unhealthy L1 (\$trouble): this boot ends, the suite runs again in the next"
+    poweroff -f
+  fi
+  status=1
 }
 status=0
 $run
@@ -213,6 +226,7 @@ boot_l1() {
     # unpacks both.
     local planroot=$OUT/planroot
     rm -rf "$planroot"; mkdir -p "$planroot/lane"; cp "$OUT/plan.left" "$planroot/lane/plan"
+    [ "$boot" -lt "$BROOD_LANE_BOOTS" ] || : >"$planroot/lane/last-boot"
     initrd=$OUT/l1-initrd.boot.cpio
     { cat "$OUT/l1-initrd.cpio"; (cd "$planroot" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0); } >"$initrd"
     rm -rf "$planroot"

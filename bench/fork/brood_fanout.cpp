@@ -83,7 +83,6 @@ Result<Source> prepare_source(const Daemon& daemon, const Config& config) {
 // it right then, while the others are still being made.
 Result<Fanout> template_fanout(const Daemon& daemon, const Source& source, unsigned n, unsigned run,
                                const Config& config) {
-    (void)config;
     auto api = TRY(Api::connect(daemon.socket()));
     json body{{"target_state", "Running"}};
     std::string prefix = fmt::format("t{}-{}", n, run);
@@ -132,7 +131,7 @@ Result<Fanout> template_fanout(const Daemon& daemon, const Source& source, unsig
         f.call_ms.push_back(ms_between(t0, Clock::now()));
         to_ping.emplace_back(forks++, line["instance"]);
         ready_to_ping.notify_one();
-    });
+    }, static_cast<int>(config.timeout.count()) * 4);
     {
         std::lock_guard lock(mutex);
         stream_over = true;

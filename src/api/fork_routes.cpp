@@ -73,10 +73,15 @@ Response fork_template_streaming(manager::Manager& m, const std::string& ref, co
             return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         };
         std::mutex write_mutex;
+        // Called from the fork workers. Guest or VMM text in a message may
+        // not be UTF-8: it is replaced, never thrown. A client that stops
+        // reading holds the workers at most for one write timeout; after
+        // that, and once it left, lines are dropped and the forks go on.
         auto send = [&](json line) {
             line["elapsed_ms"] = elapsed_ms();
+            std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
             std::lock_guard lock(write_mutex);
-            (void)w.write(line.dump() + "\n"); // a client that left does not stop the forks
+            (void)w.write(text);
         };
         size_t made = 0, failed = 0;
         auto result = m.fork_template(ref, request, [&](const std::string& name, const auto& fork) {

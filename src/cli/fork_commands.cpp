@@ -81,33 +81,52 @@ json template_fork_body(const ForkArgs& f, const std::string& name_or_prefix) {
     return body;
 }
 
+// One line of a streamed fan-out, printed; `worst` and `done` follow the
+// failures and the totals line. Throws on a line of the wrong shape.
+void print_fork_line(Context& c, std::string_view text, int& worst, bool& done) {
+    json line = json::parse(text);
+    std::string event = line.value("event", "");
+    if (c.json_output) std::cout << text << std::endl;
+    done = done || event == "done";
+    if (event == "fork" && !c.json_output) {
+        const json& inst = line.at("instance");
+        std::printf("%-24s %s %-8s %8.1f ms\n", inst.value("name", "?").c_str(), inst.value("id", "?").c_str(),
+                    inst.value("state", "?").c_str(), line.value("elapsed_ms", 0.0));
+        std::fflush(stdout);
+    } else if (event == "error" || (event == "done" && line.contains("code"))) {
+        std::string what = event == "error" ? "fork " + line.value("name", "?") + " failed: " : "";
+        std::fprintf(stderr, "brood: %s%s (%s)\n", what.c_str(), line.value("message", "").c_str(),
+                     line.value("code", "").c_str());
+        if (worst == kOk) worst = exit_code_for_status(line.value("status", 500));
+    } else if (event == "done" && !c.json_output) {
+        std::printf("%d made, %d failed in %.1f ms\n", line.value("made", 0), line.value("failed", 0),
+                    line.value("elapsed_ms", 0.0));
+    }
+}
+
 // --stream: one line per fork as soon as it is made ("NAME ID STATE MS",
 // or the answer's own lines with --json), failures on stderr, then the totals.
 int template_fork_streaming(Context& c, const ForkArgs& f, json body) {
     body["stream"] = true;
     int worst = kOk;
+    bool done = false;
     int code = ApiClient(c.socket, c.token).stream(
         "/templates/" + f.template_ref + "/fork", client::line_reader([&](std::string_view text) {
-            json line = json::parse(text, nullptr, false);
-            std::string event = line.is_object() ? line.value("event", "") : "";
-            if (c.json_output) std::cout << text << std::endl;
-            if (event == "fork" && !c.json_output) {
-                const json& inst = line["instance"];
-                std::printf("%-24s %s %-8s %8.1f ms\n", inst.value("name", "?").c_str(), inst.value("id", "?").c_str(),
-                            inst.value("state", "?").c_str(), line.value("elapsed_ms", 0.0));
-                std::fflush(stdout);
-            } else if (event == "error" || (event == "done" && line.contains("code"))) {
-                std::fprintf(stderr, "brood: %s%s (%s)\n",
-                             event == "error" ? ("fork " + line.value("name", "?") + " failed: ").c_str() : "",
-                             line.value("message", "").c_str(), line.value("code", "").c_str());
-                if (worst == kOk) worst = exit_code_for_status(line.value("status", 500));
-            } else if (event == "done" && !c.json_output) {
-                std::printf("%d made, %d failed in %.1f ms\n", line.value("made", 0), line.value("failed", 0),
-                            line.value("elapsed_ms", 0.0));
+            try {
+                print_fork_line(c, text, worst, done);
+                return true;
+            } catch (const json::exception& e) {
+                std::fprintf(stderr, "brood: an unexpected line from broodd (%s): %.200s\n", e.what(),
+                             std::string(text).c_str());
+                worst = kInternal;
+                return false;
             }
-            return true;
         }),
         "POST", body);
+    if (code == kOk && !done) {
+        std::fprintf(stderr, "brood: the answer ended before its totals: some forks may not be listed\n");
+        return kInternal;
+    }
     return code != kOk ? code : worst;
 }
 

@@ -58,9 +58,10 @@ Result<json> Client::call(std::string_view method, const std::string& path, cons
 }
 
 Result<Reply> Client::stream(std::string_view method, const std::string& path, const http::Client::DataFn& on_data,
-                             const json& body) {
+                             const json& body, int idle_timeout_ms) {
     std::string text = body.is_null() ? "" : body.dump();
-    auto response = TRY_CTX(_http.stream(method, path, on_data, -1, text), fmt::format("{} {}", method, path));
+    auto response =
+        TRY_CTX(_http.stream(method, path, on_data, idle_timeout_ms, text), fmt::format("{} {}", method, path));
     Reply reply;
     reply.status = response.status;
     reply.text = std::move(response.body);
@@ -97,7 +98,7 @@ Result<ForkAnswer> Client::fork_template(const std::string& template_id, const j
 }
 
 Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_id, json request,
-                                                  const ForkLineFn& on_line) {
+                                                  const ForkLineFn& on_line, int idle_timeout_ms) {
     request["stream"] = true;
     std::string path = "/templates/" + template_id + "/fork";
     ForkAnswer answer;
@@ -115,7 +116,7 @@ Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_i
         else if (event == "done") done = line;
         if (on_line) on_line(line);
         return true;
-    }), request));
+    }), request, idle_timeout_ms));
     TRY(bad_line);
     if (!reply.ok())
         return fail(fmt::format("POST {}: HTTP {} {}: {}", path, reply.status, reply.error_code(), reply.error_message()));

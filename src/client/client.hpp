@@ -55,7 +55,8 @@ public:
     // A streamed answer (logs with follow=1): `on_data` gets each piece.
     // The Reply holds the status, and the body only when it is not 2xx.
     [[nodiscard]] Result<Reply> stream(std::string_view method, const std::string& path,
-                                       const http::Client::DataFn& on_data, const nlohmann::json& body = nullptr);
+                                       const http::Client::DataFn& on_data, const nlohmann::json& body = nullptr,
+                                       int idle_timeout_ms = -1);
 
     // GET /version answers.
     [[nodiscard]] Result<nlohmann::json> version() { return call("GET", "/version", nullptr, 2'000); }
@@ -67,9 +68,10 @@ public:
     // as it arrives ({"event": "fork"|"error"|"done", ...}); the answer
     // gathers the forks and errors. A request refused before any fork (an
     // unknown template, the admission limits) is an error, as above.
+    // `idle_timeout_ms` bounds the wait for each line (ETIMEDOUT).
     using ForkLineFn = std::function<void(const nlohmann::json& line)>;
     [[nodiscard]] Result<ForkAnswer> fork_template_streaming(const std::string& template_id, nlohmann::json request,
-                                                             const ForkLineFn& on_line);
+                                                             const ForkLineFn& on_line, int idle_timeout_ms = 600'000);
 
 private:
     explicit Client(http::Client http) : _http(std::move(http)) {}

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "common/defer.hpp"
 #include "manager/atomic_file.hpp"
 #include "manager/dir_copy.hpp"
@@ -163,7 +165,13 @@ ForkOutcome Manager::fork_many(const ForkPlan& plan, const std::vector<std::stri
     std::vector<std::optional<OpResult<InstanceView>>> results(names.size());
     run_parallel(names.size(), concurrency, [&](size_t i) {
         results[i] = fork_one(plan, names[i]);
-        if (progress) progress(names[i], *results[i]);
+        if (!progress) return;
+        try {
+            progress(names[i], *results[i]);
+        } catch (const std::exception& e) {
+            // The fork stands; only its report is lost (jobs must not throw).
+            spdlog::error("fork {}: reporting its progress failed: {}", names[i], e.what());
+        }
     });
     ForkOutcome outcome;
     for (size_t i = 0; i < names.size(); ++i) {

@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
     // API threads start inside it.
     if (opt.jail.enabled) {
         if (auto ok = snapshot::open_pagemap(); !ok) die(ExitCode::vmm_error, ok.error().message());
-        if (!Vmm::open_proc_self()) die(ExitCode::vmm_error, "--jail: cannot open /proc/self");
+        if (!Vmm::open_proc_self()) die(ExitCode::vmm_error, "--jail: cannot open /proc/self/statm");
         if (auto ok = (*console)->open_outputs(); !ok) die(ExitCode::bad_input, ok.error().message());
     }
     if (auto ok = jail::lock_down(opt.jail); !ok) die(ExitCode::vmm_error, ok.error().message());

@@ -1,10 +1,8 @@
 #include "vmm/snapshot_writer.hpp"
 
 #include <sys/stat.h>
-#include <stdlib.h>
 #include <unistd.h>
 
-#include <climits>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -16,11 +14,6 @@
 
 namespace brood {
 namespace {
-
-std::string resolved(const std::string& path) {
-    char buf[PATH_MAX];
-    return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
 
 Result<std::string> string_field(const nlohmann::json& body, const char* name) {
     if (!body[name].is_string()) return fail(fmt::format("\"{}\" must be a string", name));
@@ -80,8 +73,12 @@ Result<snapshot::MemoryWriteStats> write_snapshot(Machine& machine, const Snapsh
     // the directory's memory, stays whole until the new pair replaces it.
     if (!req.dir.empty()) return write_snapshot_dir(machine, req, state_bytes);
 
+    // The same file by device and inode: in a box the path the VM was
+    // restored from no longer resolves, but its descriptor does.
     const auto& backing = machine.memory().backing();
-    if (backing && resolved(backing->path) == resolved(req.memory_path))
+    struct stat mapped {}, target {};
+    if (backing && ::fstat(backing->fd.get(), &mapped) == 0 && ::stat(req.memory_path.c_str(), &target) == 0 &&
+        mapped.st_dev == target.st_dev && mapped.st_ino == target.st_ino)
         return fail(fmt::format("refusing to write {}: this VM maps it", req.memory_path));
     std::string memory_tmp = req.memory_path + ".tmp";
     std::string state_tmp = req.state_path + ".tmp";

@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/unique_fd.hpp"
 #include "vmm/snapshot_writer.hpp"
 
 namespace brood {
@@ -20,20 +19,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// /proc/self, opened once: in the box (--jail) there is no /proc, so the
-// first call must come before it closes (Vmm::open_proc_self()).
-int proc_self_dir() {
-    static const int fd = ::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+// /proc/self/statm, opened once and read with pread: in the box (--jail)
+// there is no /proc, so the first call must come before it closes
+// (Vmm::open_proc_self()). Only this file: a descriptor of /proc/self would
+// lead back to the host's /proc through "..".
+int statm_fd() {
+    static const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     return fd;
 }
 
 uint64_t rss_kib() {
     std::string text;
-    if (UniqueFd statm(::openat(proc_self_dir(), "statm", O_RDONLY | O_CLOEXEC)); statm) {
-        char buf[256];
-        ssize_t n = ::read(statm.get(), buf, sizeof buf);
-        if (n > 0) text.assign(buf, static_cast<size_t>(n));
-    }
+    char buf[256];
+    ssize_t n = statm_fd() < 0 ? -1 : ::pread(statm_fd(), buf, sizeof buf, 0);
+    if (n > 0) text.assign(buf, static_cast<size_t>(n));
     std::istringstream statm(text);
     uint64_t size = 0, resident = 0;
     statm >> size >> resident;
@@ -58,7 +57,7 @@ uint64_t guest_resident_kib(GuestMemory& memory) {
 
 } // namespace
 
-bool Vmm::open_proc_self() { return proc_self_dir() >= 0; }
+bool Vmm::open_proc_self() { return statm_fd() >= 0; }
 
 Vmm::Vmm(std::unique_ptr<Machine> machine, std::unique_ptr<ActionQueue> actions, nlohmann::json description)
     : _machine(std::move(machine)), _actions(std::move(actions)), _description(std::move(description)),

@@ -23,7 +23,7 @@ public:
     Machine& machine() { return *_machine; }
     // How snapshot paths from the control API become the paths the VMM
     // opens (relative to its jail directory; by default as they are).
-    // Opens /proc/self for the statistics before a box (--jail) hides /proc.
+    // Opens /proc/self/statm for the statistics before a box (--jail) hides /proc.
     static bool open_proc_self();
     void set_path_mapper(std::function<std::string(const std::string&)> mapper) { _map_path = std::move(mapper); }
     ActionQueue& actions() { return *_actions; }

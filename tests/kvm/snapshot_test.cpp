@@ -1,6 +1,7 @@
 // Snapshot and restore of the test guest: state survives, memory backends
 // behave, forks of one snapshot stay independent, chains work.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -163,6 +164,12 @@ TEST_F(SnapshotTest, RefusesToWriteTheMemoryFileItMaps) {
     auto again = take_snapshot(*r, path("state2"), path("memory"));
     ASSERT_FALSE(again);
     EXPECT_NE(again.error().message().find("this VM maps it"), std::string::npos) << again.error().message();
+    // The same file under another name (the VM is known by its descriptor,
+    // not by the path it was given).
+    ASSERT_EQ(::link(path("memory").c_str(), path("memory-hardlink").c_str()), 0);
+    auto linked = take_snapshot(*r, path("state3"), path("memory-hardlink"));
+    ASSERT_FALSE(linked);
+    EXPECT_NE(linked.error().message().find("this VM maps it"), std::string::npos) << linked.error().message();
     EXPECT_EQ(file_digest(path("memory")), digest);
 }
 
