@@ -40,7 +40,7 @@ mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT/result" "$OUT"/l1-serial*.log "$OUT/stalls.log" "$OUT/reboots.log"
 : "${BROOD_LANE_TIMEOUT:=1080}"     # seconds for all of L1's boots together
 : "${BROOD_LANE_MEMORY_MIB:=4096}"
-: "${BROOD_LANE_SUITE_TIMEOUT:=300}" # seconds for one suite inside L1, before it counts as hung
+: "${BROOD_LANE_SUITE_TIMEOUT:=240}" # seconds for one suite inside L1, before it counts as hung
 : "${BROOD_LANE_STALL:=60}"          # seconds without a tick from L1 before the watchdog acts
 : "${BROOD_LANE_BOOTS:=4}"           # boots of L1 at most, when L1 dies (or sickens) before its suites are done
 
@@ -145,26 +145,41 @@ dump_l1() {
 # and run once more, and the lane log says so.
 run_suite() {
   for attempt in 1 2; do
-    timeout -s KILL $BROOD_LANE_SUITE_TIMEOUT /lane/bin/brood_linux_shell_tests --gtest_color=no --gtest_filter="\$2"
+    # Into a file that tail prints as it grows (a pipe would stay open while a
+    # VMM or daemon that the suite left behind holds it), for suite_failed.
+    : >/tmp/suite.out
+    tail -f /tmp/suite.out &
+    tail_pid=\$!
+    timeout -s KILL $BROOD_LANE_SUITE_TIMEOUT /lane/bin/brood_linux_shell_tests --gtest_color=no --gtest_filter="\$2" \
+      >>/tmp/suite.out 2>&1
     rc=\$?
+    sleep 1; kill \$tail_pid 2>/dev/null
     # A VMM its box killed (seccomp) shows in the kernel's log, not the test's
     # (audit=1 on L1's command line makes the kernel record such kills).
     [ \$rc = 0 ] || dmesg | grep -E 'audit|seccomp|SIGSYS' | tail -n 20 | sed 's/^/lane: dmesg: /'
     [ \$rc = 137 ] || return \$rc
     echo "lane: suite \$1 hung for ${BROOD_LANE_SUITE_TIMEOUT}s (attempt \$attempt)"
     dump_l1 \$1
+    # An L1 that hung a suite is seldom sound after it: a fresh one runs the
+    # suite again, and only the last boot retries in place.
+    if [ ! -e /lane/last-boot ]; then
+      echo "lane: suite \$1 hung: this boot ends, the suite runs again in the next"
+      poweroff -f
+    fi
     killall -KILL brood-vmm broodd 2>/dev/null; sleep 1
     [ \$attempt = 1 ] && echo "lane: RETRY suite \$1 after a hang"
   done
   return 1
 }
-# Signs that L1's own kernel went wrong: QEMU's emulated SVM now and then
-# corrupts memory in L1 (or L2). A suite that failed beside them proves
-# nothing about brood: unless this is the last boot, the boot ends here and
-# the suite runs again in a fresh L1. A suite that fails in a healthy L1
-# stays failed.
+# Signs that L1 went wrong: QEMU's emulated SVM now and then corrupts memory
+# in L1 or L2, which shows in L1's kernel log, or as an L2 Linux that triple
+# faults in a boot that otherwise passes. A suite that failed beside them
+# proves nothing about brood: unless this is the last boot, the boot ends
+# here and the suite runs again in a fresh L1. Any other failure stands, and
+# so does every failure in the last boot.
 suite_failed() {
   trouble=\$(dmesg | grep -m1 -E 'detected stalls|soft lockup|BUG:|Oops|general protection|corrupted|WARNING: CPU')
+  [ -n "\$trouble" ] || trouble=\$(grep -m1 'triple fault' /tmp/suite.out)
   if [ -n "\$trouble" ] && [ ! -e /lane/last-boot ]; then
     echo "lane: suite \$1 failed in an unhealthy L1 (\$trouble): this boot ends, the suite runs again in the next"
     poweroff -f
