@@ -20,6 +20,11 @@ stalls=$(grep -c 'L1 stalled' "$OUT/stalls.log" 2>/dev/null || true)
 re=${TEST//./\\.}
 if grep -qE "^\[       OK \] $re \(" <<<"$cleaned"; then
   clean | grep -E "^\[       OK \] $re \("
+  if grep -qE "^\[  FAILED  \] $re \(" <<<"$cleaned"; then
+    echo "passed in a fresh L1 after failing in an earlier boot; that run and why the boot ended:"
+    clean | sed -n "/^\[ RUN      \] $re\$/,/^\[ *[A-Z]* *\] $re /p" | head -n 60
+    clean | grep "^lane: suite .* failed (L1:" || true
+  fi
   if grep -q "^lane: RETRY suite ${TEST%%.*} " <<<"$cleaned"; then
     echo "passed on the retry: the first run of its suite hung; what L1 was doing then:"
     clean | grep "^lane: " | sed -n "/suite ${TEST%%.*} hung/,/RETRY suite/p"
