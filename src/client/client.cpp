@@ -106,7 +106,7 @@ Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_i
     Result<void> bad_line;
     auto reply = TRY(stream("POST", path, line_reader([&](std::string_view text) {
         json line = json::parse(text, nullptr, false);
-        if (!line.is_object() || !line.contains("event")) {
+        if (!line.is_object() || !line.contains("event") || !line["event"].is_string()) {
             bad_line = fail(fmt::format("POST {}: unexpected line {}", path, text.substr(0, 200)));
             return false;
         }
