@@ -45,10 +45,14 @@ int ApiClient::call_bytes(const std::string& method, const std::string& path, st
     answer.status = reply->status;
     answer.text = reply->text;
     answer.body = reply->body;
-    int code = exit_code_for_status(reply->status);
+    return report(*reply);
+}
+
+int ApiClient::report(const client::Reply& reply) {
+    int code = exit_code_for_status(reply.status);
     if (code != kOk)
-        std::fprintf(stderr, "brood: %s (%d %s)\n", reply->error_message().c_str(), reply->status,
-                     reply->error_code().c_str());
+        std::fprintf(stderr, "brood: %s (%d %s)\n", reply.error_message().c_str(), reply.status,
+                     reply.error_code().c_str());
     return code;
 }
 
@@ -61,11 +65,19 @@ int ApiClient::stream(const std::string& path, const http::Client::DataFn& on_da
         std::fprintf(stderr, "brood: %s\n", reply.error().message().c_str());
         return kUnreachable;
     }
-    int code = exit_code_for_status(reply->status);
-    if (code != kOk)
-        std::fprintf(stderr, "brood: %s (%d %s)\n", reply->error_message().c_str(), reply->status,
-                     reply->error_code().c_str());
-    return code;
+    return report(*reply);
+}
+
+int ApiClient::fork_template_lines(const std::string& template_ref, const nlohmann::json& body,
+                                   const client::Client::ForkLineFn& on_line) {
+    auto c = connect_or_report();
+    if (!c) return kUnreachable;
+    auto reply = c->fork_template_lines(template_ref, body, on_line);
+    if (!reply) {
+        std::fprintf(stderr, "brood: %s\n", reply.error().message().c_str());
+        return reply.error().errno_value() == ETIMEDOUT ? kTimeout : kInternal;
+    }
+    return report(*reply);
 }
 
 } // namespace brood::cli

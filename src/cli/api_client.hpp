@@ -48,8 +48,16 @@ public:
     int stream(const std::string& path, const http::Client::DataFn& on_data, const std::string& method = "GET",
                const nlohmann::json& body = nullptr);
 
+    // A streamed template fan-out (client::Client::fork_template_lines):
+    // `on_line` prints each line. Prints a transport error, an unexpected
+    // line or a refusal.
+    int fork_template_lines(const std::string& template_ref, const nlohmann::json& body,
+                            const client::Client::ForkLineFn& on_line);
+
 private:
     std::optional<client::Client> connect_or_report();
+    // The exit code of a reply, its error printed when it is not 2xx.
+    static int report(const client::Reply& reply);
     std::string _address;
     std::string _token;
 };

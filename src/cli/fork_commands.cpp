@@ -5,6 +5,7 @@
 
 #include "cli/api_client.hpp"
 #include "cli/table.hpp"
+#include "cli/terminal_text.hpp"
 
 namespace brood::cli {
 
@@ -81,48 +82,47 @@ json template_fork_body(const ForkArgs& f, const std::string& name_or_prefix) {
     return body;
 }
 
-// One line of a streamed fan-out, printed; `worst` and `done` follow the
-// failures and the totals line. Throws on a line of the wrong shape.
-void print_fork_line(Context& c, std::string_view text, int& worst, bool& done) {
-    json line = json::parse(text);
-    std::string event = line.value("event", "");
-    if (c.json_output) std::cout << text << std::endl;
+// A field of a streamed line, whatever broodd sent: never throws. Text is
+// escaped for the terminal.
+std::string text_or(const json& j, const char* key, const char* fallback) {
+    auto it = j.find(key);
+    return escape_for_terminal(it != j.end() && it->is_string() ? it->get_ref<const std::string&>() : fallback);
+}
+double number_or(const json& j, const char* key, double fallback) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+// One line of a streamed fan-out (an object with a string "event"),
+// printed; `worst` and `done` follow the failures and the totals line.
+void print_fork_line(Context& c, const json& line, int& worst, bool& done) {
+    const std::string& event = line["event"].get_ref<const std::string&>();
+    if (c.json_output) std::cout << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
     done = done || event == "done";
-    if (event == "fork" && !c.json_output) {
-        const json& inst = line.at("instance");
-        std::printf("%-24s %s %-8s %8.1f ms\n", inst.value("name", "?").c_str(), inst.value("id", "?").c_str(),
-                    inst.value("state", "?").c_str(), line.value("elapsed_ms", 0.0));
+    const json* inst = line.contains("instance") && line["instance"].is_object() ? &line["instance"] : nullptr;
+    if (event == "fork" && inst && !c.json_output) {
+        std::printf("%-24s %s %-8s %8.1f ms\n", text_or(*inst, "name", "?").c_str(),
+                    text_or(*inst, "id", "?").c_str(), text_or(*inst, "state", "?").c_str(),
+                    number_or(line, "elapsed_ms", 0.0));
         std::fflush(stdout);
     } else if (event == "error" || (event == "done" && line.contains("code"))) {
-        std::string what = event == "error" ? "fork " + line.value("name", "?") + " failed: " : "";
-        std::fprintf(stderr, "brood: %s%s (%s)\n", what.c_str(), line.value("message", "").c_str(),
-                     line.value("code", "").c_str());
-        if (worst == kOk) worst = exit_code_for_status(line.value("status", 500));
+        std::string what = event == "error" ? "fork " + text_or(line, "name", "?") + " failed: " : "";
+        std::fprintf(stderr, "brood: %s%s (%s)\n", what.c_str(), text_or(line, "message", "").c_str(),
+                     text_or(line, "code", "").c_str());
+        if (worst == kOk) worst = exit_code_for_status(static_cast<int>(number_or(line, "status", 500.0)));
     } else if (event == "done" && !c.json_output) {
-        std::printf("%d made, %d failed in %.1f ms\n", line.value("made", 0), line.value("failed", 0),
-                    line.value("elapsed_ms", 0.0));
+        std::printf("%d made, %d failed in %.1f ms\n", static_cast<int>(number_or(line, "made", 0.0)),
+                    static_cast<int>(number_or(line, "failed", 0.0)), number_or(line, "elapsed_ms", 0.0));
     }
 }
 
 // --stream: one line per fork as soon as it is made ("NAME ID STATE MS",
 // or the answer's own lines with --json), failures on stderr, then the totals.
-int template_fork_streaming(Context& c, const ForkArgs& f, json body) {
-    body["stream"] = true;
+int template_fork_streaming(Context& c, const ForkArgs& f, const json& body) {
     int worst = kOk;
     bool done = false;
-    int code = ApiClient(c.socket, c.token).stream(
-        "/templates/" + f.template_ref + "/fork", client::line_reader([&](std::string_view text) {
-            try {
-                print_fork_line(c, text, worst, done);
-                return true;
-            } catch (const json::exception& e) {
-                std::fprintf(stderr, "brood: an unexpected line from broodd (%s): %.200s\n", e.what(),
-                             std::string(text).c_str());
-                worst = kInternal;
-                return false;
-            }
-        }),
-        "POST", body);
+    int code = ApiClient(c.socket, c.token).fork_template_lines(
+        f.template_ref, body, [&](const json& line) { print_fork_line(c, line, worst, done); });
     if (code == kOk && !done) {
         std::fprintf(stderr, "brood: the answer ended before its totals: some forks may not be listed\n");
         return kInternal;
@@ -132,7 +132,7 @@ int template_fork_streaming(Context& c, const ForkArgs& f, json body) {
 
 int template_fork(Context& c, const ForkArgs& f, const std::string& name_or_prefix) {
     json body = template_fork_body(f, name_or_prefix);
-    if (f.stream) return template_fork_streaming(c, f, std::move(body));
+    if (f.stream) return template_fork_streaming(c, f, body);
     Answer a;
     int code = call(c, "POST", "/templates/" + f.template_ref + "/fork", &body, a);
     return print_forks(c, code, a);

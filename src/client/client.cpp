@@ -97,12 +97,10 @@ Result<ForkAnswer> Client::fork_template(const std::string& template_id, const j
     return parse_fork_answer(answer);
 }
 
-Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_id, json request,
-                                                  const ForkLineFn& on_line, int idle_timeout_ms) {
+Result<Reply> Client::fork_template_lines(const std::string& template_id, json request, const ForkLineFn& on_line,
+                                         int idle_timeout_ms) {
     request["stream"] = true;
     std::string path = "/templates/" + template_id + "/fork";
-    ForkAnswer answer;
-    std::optional<json> done;
     Result<void> bad_line;
     auto reply = TRY(stream("POST", path, line_reader([&](std::string_view text) {
         json line = json::parse(text, nullptr, false);
@@ -110,14 +108,25 @@ Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_i
             bad_line = fail(fmt::format("POST {}: unexpected line {}", path, text.substr(0, 200)));
             return false;
         }
-        std::string event = line.value("event", "");
-        if (event == "fork" && line.contains("instance")) answer.instances.push_back(line["instance"]);
-        else if (event == "error") answer.errors.push_back(line);
-        else if (event == "done") done = line;
         if (on_line) on_line(line);
         return true;
     }), request, idle_timeout_ms));
     TRY(bad_line);
+    return reply;
+}
+
+Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_id, json request,
+                                                  const ForkLineFn& on_line, int idle_timeout_ms) {
+    std::string path = "/templates/" + template_id + "/fork";
+    ForkAnswer answer;
+    std::optional<json> done;
+    auto reply = TRY(fork_template_lines(template_id, std::move(request), [&](const json& line) {
+        const std::string& event = line["event"].get_ref<const std::string&>();
+        if (event == "fork" && line.contains("instance")) answer.instances.push_back(line["instance"]);
+        else if (event == "error") answer.errors.push_back(line);
+        else if (event == "done") done = line;
+        if (on_line) on_line(line);
+    }, idle_timeout_ms));
     if (!reply.ok())
         return fail(fmt::format("POST {}: HTTP {} {}: {}", path, reply.status, reply.error_code(), reply.error_message()));
     if (!done) return fail(fmt::format("POST {}: the answer ended before its \"done\" line", path));

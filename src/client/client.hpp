@@ -72,6 +72,12 @@ public:
     using ForkLineFn = std::function<void(const nlohmann::json& line)>;
     [[nodiscard]] Result<ForkAnswer> fork_template_streaming(const std::string& template_id, nlohmann::json request,
                                                              const ForkLineFn& on_line, int idle_timeout_ms = 600'000);
+    // What fork_template_streaming stands on: each line goes to `on_line`
+    // once it is known to be an object with a string "event" (any other
+    // line is an error), and the Reply keeps the HTTP status and, when the
+    // request was refused before any fork, the refusal.
+    [[nodiscard]] Result<Reply> fork_template_lines(const std::string& template_id, nlohmann::json request,
+                                                    const ForkLineFn& on_line, int idle_timeout_ms = 600'000);
 
 private:
     explicit Client(http::Client http) : _http(std::move(http)) {}
