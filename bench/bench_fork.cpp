@@ -1,12 +1,14 @@
 // bench_fork: fan-outs of 1, 10 and 100 forks of one warmed-up guest (512 MiB,
 // 256 MiB touched), A/B/C in one run on one host:
 //   brood-template  POST /templates/{id}/fork with count N: forks map the template's memory file
+//   brood-template-unboxed  the same from a broodd with --vmm-jail off (as root): the box's cost
 //   brood-copy      N x POST /instances/{source}/fork: each fork copies the memory file
 //   qemu            N x QEMU 7.2 `-incoming` restores of one migration file (plain)
 //   qemu-template   N x QEMU 7.2 clones of a shared memory file (x-ignore-shared): its best
 // For each: every fork's latency from the start of the fan-out to its `pong`,
 // the time until all N answered, and what the forks cost the host in memory
 // while idle. Prints one JSON object per line (docs/benchmarks.md).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,6 +139,35 @@ Result<void> qemu_subject(Run& run, const std::string& migration_file, unsigned 
     return {};
 }
 
+// Template forks of a broodd whose VMMs run unboxed (--vmm-jail off: no
+// namespaces, seccomp, uid or cgroups): what the box costs a fork.
+Result<void> unboxed_subject(Run& run, const std::string& dir) {
+    const Config& c = run.config;
+    note("bench_fork: brood-template-unboxed: a second broodd with --vmm-jail off, its own template");
+    auto daemon = TRY(Daemon::start(dir, run.concurrency, {"--vmm-jail", "off"}));
+    Result<void> measured = [&]() -> Result<void> {
+        auto source = TRY_CTX(prepare_source(daemon, c), "prepare the unboxed template");
+        for (unsigned n : c.counts) {
+            if (n > c.box_cost_max) continue;
+            auto params = params_for(run, n);
+            params["concurrency"] = run.concurrency;
+            params["note"] = "VMMs without the box (--vmm-jail off)";
+            for (unsigned r = 0; r < template_runs(c, n); ++r) {
+                auto f = TRY_CTX(template_fanout(daemon, source, n, r, c), "brood-template-unboxed");
+                TRY(record(run, "brood-template-unboxed", params, f, "fanout_call"));
+                TRY_CTX(delete_forks(daemon, f), "delete unboxed template forks");
+            }
+            run.out.flush();
+        }
+        auto api = TRY(Api::connect(daemon.socket()));
+        TRY(api.call("DELETE", "/templates/" + source.template_id));
+        TRY(api.call("DELETE", "/instances/" + source.instance_id));
+        return {};
+    }();
+    daemon.stop();
+    return measured;
+}
+
 void summary(const Run& run) {
     note("bench_fork: summary, medians over the runs (ms from the start of the fan-out; MiB; host = Pss plus the "
          "page cache of the files behind the forks, each page once)");
@@ -168,6 +199,15 @@ void summary(const Run& run) {
     if (auto* big = find("brood-template", largest)) {
         double pss = summarize(big->pss_mib).p50;
         note("  Pss per idle template fork < 2 MiB: {:.2f} MiB (N={}), {}", pss, largest, verdict(pss < 2));
+    }
+    // The box's cost: boxed (the default as root) against unboxed forks.
+    for (const auto& [key, fig] : run.figures) {
+        if (key.first != "brood-template-unboxed") continue;
+        const Figures* boxed = find("brood-template", key.second);
+        if (!boxed) continue;
+        double with = summarize(boxed->ready_ms).p50, without = summarize(fig.ready_ms).p50;
+        note("  box cost at N={}: fork_ready p50 {:.1f} ms boxed vs {:.1f} ms unboxed ({:+.1f} ms)", key.second, with,
+             without, with - without);
     }
     // Density and speed against each other subject, at the same N only: a
     // QEMU clone's cost per clone falls with N as a template fork's does.
@@ -241,6 +281,12 @@ Result<void> run_bench(Run& run) {
         return {};
     }();
     daemon.stop();
+    // As root broodd boxes its VMMs; the same forks without the box, after.
+    if (outcome && c.box_cost && ::geteuid() == 0) {
+        std::string dir = scratch.path() + "/unboxed";
+        if (::mkdir(dir.c_str(), 0700) != 0) outcome = fail_errno("mkdir " + dir);
+        else outcome = unboxed_subject(run, dir);
+    }
     if (int stray = client::kill_processes_mentioning(needle); stray > 0)
         note("bench_fork: killed {} leftover processes", stray);
     if (outcome) summary(run);
@@ -274,9 +320,14 @@ int main(int argc, char** argv) {
     app.add_option("--timeout-s", timeout_s, "Longest wait for one step")->check(CLI::PositiveNumber);
     app.add_flag("--no-qemu", no_qemu, "Leave QEMU out");
     app.add_flag("--no-copy", no_copy, "Leave copied forks out");
+    bool no_box_cost = false;
+    app.add_flag("--no-box-cost", no_box_cost, "As root: leave out template forks of an unboxed broodd");
+    app.add_option("--box-cost-max", c.box_cost_max, "Largest N for template forks of an unboxed broodd")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     c.timeout = Millis(timeout_s * 1000);
     c.copies = !no_copy;
+    c.box_cost = !no_box_cost;
     if (!ready_to_run("bench_fork")) return 0;
     if (::access(broodd_path().c_str(), X_OK) != 0) {
         note("bench_fork: skipped: {} is missing (build it first: make build)", broodd_path());

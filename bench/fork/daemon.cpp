@@ -8,12 +8,13 @@ std::string broodd_path() {
     return env && *env ? env : BROOD_BENCH_BROODD;
 }
 
-Result<Daemon> Daemon::start(const std::string& dir, unsigned fork_concurrency) {
+Result<Daemon> Daemon::start(const std::string& dir, unsigned fork_concurrency, std::vector<std::string> extra_args) {
     client::LaunchOptions options;
     options.broodd = broodd_path();
     options.vmm = vmm_path();
     options.dir = dir;
     options.fork_concurrency = fork_concurrency;
+    options.extra_args = std::move(extra_args);
     return Daemon(TRY(client::BrooddProcess::start(options)));
 }
 

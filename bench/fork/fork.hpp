@@ -33,6 +33,8 @@ struct Config {
     unsigned qemu_template_max = 100; // largest N for QEMU clones of a shared memory file
     unsigned concurrency = 4; // broodd's --fork-concurrency, and copied forks asked for at once
     bool copies = true;
+    bool box_cost = true;      // as root: template forks of a broodd without the box too
+    unsigned box_cost_max = 10; // largest N for those
     std::optional<std::string> qemu;
     Millis timeout{60'000};
 };
@@ -41,10 +43,12 @@ struct Config {
 using Api = client::Client;
 
 // broodd in `dir` (data dir and socket inside it), started by the shared
-// launcher; `fork_concurrency`: its --fork-concurrency.
+// launcher; `fork_concurrency`: its --fork-concurrency; `extra_args`
+// appended to its command line.
 class Daemon final {
 public:
-    [[nodiscard]] static Result<Daemon> start(const std::string& dir, unsigned fork_concurrency);
+    [[nodiscard]] static Result<Daemon> start(const std::string& dir, unsigned fork_concurrency,
+                                              std::vector<std::string> extra_args = {});
     std::string socket() const { return _process.socket(); }
     std::string data_dir() const { return _process.data_dir(); }
     // SIGTERM, then SIGKILL after a grace period.
