@@ -81,7 +81,7 @@ std::vector<std::string> vmm_common(const std::string& dir) {
 std::shared_ptr<manager::VmmProcess> spawn_vmm(std::vector<std::string> args, const std::string& dir) {
     auto common = vmm_common(dir);
     args.insert(args.end(), common.begin(), common.end());
-    auto vmm = manager::VmmProcess::spawn({bench::vmm_path(), args, dir + "/vmm.log", 30'000});
+    auto vmm = manager::VmmProcess::spawn({bench::vmm_path(), args, dir + "/vmm.log", 30'000, false});
     if (!vmm) die("brood-vmm: " + vmm.error().message());
     return *vmm;
 }

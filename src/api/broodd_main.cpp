@@ -44,6 +44,7 @@ struct Options {
     std::string bridge = "brood0";
     std::string subnet = "172.30.0.0/24";
     std::string vmm_jail = "auto";
+    std::string vmm_cgroups = "auto";
     uint32_t vmm_uid_base = 200'000;
     std::string crash_at;
 };
@@ -112,6 +113,7 @@ int run(const Options& o) {
     config.subnet = o.subnet;
     config.vmm_jail = o.vmm_jail == "on" || (o.vmm_jail == "auto" && ::geteuid() == 0);
     config.vmm_uid_base = o.vmm_uid_base;
+    config.vmm_cgroups = o.vmm_cgroups == "on" || (o.vmm_cgroups == "auto" && config.vmm_jail);
     if (!o.crash_at.empty()) {
         auto point = manager::parse_crash_point(o.crash_at);
         if (!point) {
@@ -242,6 +244,11 @@ int main(int argc, char** argv) {
     app.add_option("--vmm-jail", o.vmm_jail,
                    "box each VMM in (namespaces, no capabilities, seccomp, its own uid): auto means when broodd "
                    "runs as root")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+    app.add_option("--vmm-cgroups", o.vmm_cgroups,
+                   "a cgroup for each VMM with memory and pids limits (cgroup v2, or v1's memory and pids): auto "
+                   "means with --vmm-jail")
         ->check(CLI::IsMember({"auto", "on", "off"}))
         ->capture_default_str();
     app.add_option("--vmm-uid-base", o.vmm_uid_base,

@@ -1,12 +1,10 @@
-// Operations through the guest agent: exec, file upload and download, and
-// fresh entropy for forks (docs/guest-agent.md).
+#include "manager/agent_ops.hpp"
+
 #include <sys/random.h>
 
 #include <fmt/format.h>
 
 #include "manager/agent_client.hpp"
-#include "manager/manager.hpp"
-#include "manager/manager_inline.hpp"
 
 namespace brood::manager {
 
@@ -47,91 +45,83 @@ size_t length(const json& h, const char* key) {
 
 } // namespace
 
-OpResult<agent::Frame> Manager::agent_request(const Instance& instance, const agent::Frame& request,
-                                              int answer_timeout_ms) const {
-    InstanceView view = view_of(instance, _layout);
+OpResult<agent::Frame> AgentOps::call(const Instance& instance, const agent::Frame& frame,
+                                         int answer_timeout_ms) const {
+    InstanceView view = view_of(instance, _state.layout);
     const std::string& name = view.record.name;
     if (view.state != State::running)
         return wrong_state("instance " + name + " is " + std::string(to_string(view.state)) +
                            "; the guest agent needs it Running");
-    AgentTimeouts timeouts{_config.agent_connect_timeout_ms, answer_timeout_ms};
-    auto answer = agent_call(_layout.vsock_socket(instance.id), request, timeouts);
+    AgentTimeouts timeouts{_state.config.agent_connect_timeout_ms, answer_timeout_ms};
+    auto answer = agent_call(_state.layout.vsock_socket(instance.id), frame, timeouts);
     if (!answer) return tl::unexpected(transport_error(name, answer.error()));
     if (!answer->header["ok"].get<bool>()) return tl::unexpected(refused(name, answer->header));
     return std::move(*answer);
 }
 
-OpResult<ExecOutcome> Manager::exec(const std::string& ref, const ExecSpec& spec) {
-    return timed("exec", ref, [&]() -> OpResult<ExecOutcome> {
-        auto instance = TRY(lookup(ref));
-        if (spec.cmd.empty()) return bad_request("cmd must name a program");
-        if (spec.timeout_ms < 1 || spec.timeout_ms > agent::kMaxExecTimeoutMs)
-            return bad_request("timeout_ms must be between 1 and " + std::to_string(agent::kMaxExecTimeoutMs));
-        if (spec.stdin_data.size() > agent::kMaxStdin)
-            return op_fail(ErrorKind::too_large, "too_large",
-                           "stdin is over the limit of " + std::to_string(agent::kMaxStdin) + " bytes");
-        agent::Frame request;
-        request.header = {{"op", "exec"}, {"cmd", spec.cmd}, {"timeout_ms", spec.timeout_ms}};
-        if (!spec.env.empty()) request.header["env"] = spec.env;
-        if (!spec.cwd.empty()) request.header["cwd"] = spec.cwd;
-        request.payload = spec.stdin_data;
-        agent::Frame answer = TRY(agent_request(*instance, request, spec.timeout_ms + kExecAnswerSlackMs));
-        const json& h = answer.header;
-        size_t out_len = length(h, "stdout_len");
-        if (!h.contains("exit_code") || !h["exit_code"].is_number_integer() || out_len > answer.payload.size() ||
-            answer.payload.size() - out_len != length(h, "stderr_len"))
-            return op_fail(ErrorKind::agent_unreachable, "agent_error",
-                           "instance " + ref + ": the guest agent's exec answer is malformed");
-        ExecOutcome out;
-        out.exit_code = h["exit_code"].get<int>();
-        out.signal = h.contains("signal") && h["signal"].is_number_integer() ? h["signal"].get<int>() : 0;
-        out.timed_out = flag(h, "timed_out");
-        out.stdout_truncated = flag(h, "stdout_truncated");
-        out.stderr_truncated = flag(h, "stderr_truncated");
-        out.stdout_data = answer.payload.substr(0, out_len);
-        out.stderr_data = answer.payload.substr(out_len);
-        return out;
-    });
+OpResult<ExecOutcome> AgentOps::exec(const Instance& instance, const ExecSpec& spec) const {
+    if (spec.cmd.empty()) return bad_request("cmd must name a program");
+    if (spec.timeout_ms < 1 || spec.timeout_ms > agent::kMaxExecTimeoutMs)
+        return bad_request("timeout_ms must be between 1 and " + std::to_string(agent::kMaxExecTimeoutMs));
+    if (spec.stdin_data.size() > agent::kMaxStdin)
+        return op_fail(ErrorKind::too_large, "too_large",
+                       "stdin is over the limit of " + std::to_string(agent::kMaxStdin) + " bytes");
+    agent::Frame request;
+    request.header = {{"op", "exec"}, {"cmd", spec.cmd}, {"timeout_ms", spec.timeout_ms}};
+    if (!spec.env.empty()) request.header["env"] = spec.env;
+    if (!spec.cwd.empty()) request.header["cwd"] = spec.cwd;
+    request.payload = spec.stdin_data;
+    agent::Frame answer = TRY(call(instance, request, spec.timeout_ms + kExecAnswerSlackMs));
+    const json& h = answer.header;
+    size_t out_len = length(h, "stdout_len");
+    if (!h.contains("exit_code") || !h["exit_code"].is_number_integer() || out_len > answer.payload.size() ||
+        answer.payload.size() - out_len != length(h, "stderr_len"))
+        return op_fail(ErrorKind::agent_unreachable, "agent_error",
+                       "instance " + view_of(instance, _state.layout).record.name +
+                           ": the guest agent's exec answer is malformed");
+    ExecOutcome out;
+    out.exit_code = h["exit_code"].get<int>();
+    out.signal = h.contains("signal") && h["signal"].is_number_integer() ? h["signal"].get<int>() : 0;
+    out.timed_out = flag(h, "timed_out");
+    out.stdout_truncated = flag(h, "stdout_truncated");
+    out.stderr_truncated = flag(h, "stderr_truncated");
+    out.stdout_data = answer.payload.substr(0, out_len);
+    out.stderr_data = answer.payload.substr(out_len);
+    return out;
 }
 
-OpResult<size_t> Manager::write_guest_file(const std::string& ref, const std::string& path, unsigned mode,
-                                           const std::string& data) {
-    return timed("write_file", ref, [&]() -> OpResult<size_t> {
-        auto instance = TRY(lookup(ref));
-        if (path.empty() || path[0] != '/') return bad_request("path must be absolute");
-        if (mode > 07777) return bad_request("mode must be between 0 and 07777");
-        if (data.size() > agent::kMaxFile)
-            return op_fail(ErrorKind::too_large, "too_large",
-                           "the file is over the limit of " + std::to_string(agent::kMaxFile) + " bytes");
-        agent::Frame request;
-        request.header = {{"op", "write_file"}, {"path", path}, {"mode", mode}};
-        request.payload = data;
-        TRY(agent_request(*instance, request, _config.agent_answer_timeout_ms));
-        return data.size();
-    });
+OpResult<size_t> AgentOps::write_file(const Instance& instance, const std::string& path, unsigned mode,
+                                      const std::string& data) const {
+    if (path.empty() || path[0] != '/') return bad_request("path must be absolute");
+    if (mode > 07777) return bad_request("mode must be between 0 and 07777");
+    if (data.size() > agent::kMaxFile)
+        return op_fail(ErrorKind::too_large, "too_large",
+                       "the file is over the limit of " + std::to_string(agent::kMaxFile) + " bytes");
+    agent::Frame request;
+    request.header = {{"op", "write_file"}, {"path", path}, {"mode", mode}};
+    request.payload = data;
+    TRY(call(instance, request, _state.config.agent_answer_timeout_ms));
+    return data.size();
 }
 
-OpResult<std::string> Manager::read_guest_file(const std::string& ref, const std::string& path) {
-    return timed("read_file", ref, [&]() -> OpResult<std::string> {
-        auto instance = TRY(lookup(ref));
-        if (path.empty() || path[0] != '/') return bad_request("path must be absolute");
-        agent::Frame request;
-        request.header = {{"op", "read_file"}, {"path", path}, {"max_bytes", agent::kMaxFile}};
-        agent::Frame answer = TRY(agent_request(*instance, request, _config.agent_answer_timeout_ms));
-        return std::move(answer.payload);
-    });
+OpResult<std::string> AgentOps::read_file(const Instance& instance, const std::string& path) const {
+    if (path.empty() || path[0] != '/') return bad_request("path must be absolute");
+    agent::Frame request;
+    request.header = {{"op", "read_file"}, {"path", path}, {"max_bytes", agent::kMaxFile}};
+    agent::Frame answer = TRY(call(instance, request, _state.config.agent_answer_timeout_ms));
+    return std::move(answer.payload);
 }
 
-OpResult<void> Manager::give_fresh_entropy(const Instance& instance) {
+OpResult<void> AgentOps::give_fresh_entropy(const Instance& instance) const {
     agent::Frame request;
     request.header = {{"op", "identity"}};
     // A fork's NIC has its own MAC from the start; the guest's interface
     // still carries the source's MAC and address until the agent sets them.
-    InstanceRecord record = view_of(instance, _layout).record;
+    InstanceRecord record = view_of(instance, _state.layout).record;
     if (!record.tap.empty()) {
         request.header["mac"] = record.mac;
-        request.header["ip"] = fmt::format("{}/{}", record.ip, _network->subnet().prefix_len);
-        request.header["gateway"] = format_ipv4(_network->subnet().gateway());
+        request.header["ip"] = fmt::format("{}/{}", record.ip, _network.subnet().prefix_len);
+        request.header["gateway"] = format_ipv4(_network.subnet().gateway());
     }
     request.payload.resize(64);
     size_t got = 0;
@@ -141,7 +131,7 @@ OpResult<void> Manager::give_fresh_entropy(const Instance& instance) {
         if (n < 0) return fail(Error::from_errno("getrandom"));
         got += static_cast<size_t>(n);
     }
-    auto answer = agent_request(instance, request, _config.agent_answer_timeout_ms);
+    auto answer = call(instance, request, _state.config.agent_answer_timeout_ms);
     if (!answer) {
         OpError e = answer.error();
         e.message = "give the fork fresh entropy and its network identity through its guest agent: " + e.message;

@@ -1,46 +1,47 @@
-// Instance lifecycle operations: start, stop, standby, restore, pause, resume.
-#include <signal.h>
+#include "manager/lifecycle.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <utility>
 
-#include "manager/instance_lock.hpp"
-#include "manager/manager.hpp"
-#include "manager/manager_inline.hpp"
+#include "manager/atomic_file.hpp"
+#include "manager/disk_record.hpp"
+#include "manager/names.hpp"
 #include "manager/snapshot_files.hpp"
 #include "manager/vmm_args.hpp"
 #include "manager/vmm_control.hpp"
 
 namespace brood::manager {
 
+namespace fs = std::filesystem;
+
 namespace {
 
 std::string state_text(State s) { return std::string(to_string(s)); }
 
-OpError classify_spawn_error(const Error& e) {
-    switch (e.errno_value()) {
-    case EINVAL: return OpError(ErrorKind::bad_request, "vmm_rejected_input", e.message());
-    case ETIMEDOUT: return OpError(ErrorKind::timeout, "timeout", e.message());
-    case ECHILD: return OpError(ErrorKind::vmm_died, "vmm_died", e.message()); // exited before it was ready
-    default: return OpError(e);
-    }
+// brood-vmm's virtio-mmio slots.
+constexpr size_t kMaxDisks = 6;
+
+OpResult<std::string> check_file(const std::string& what, const std::string& path) {
+    if (path.empty()) return bad_request(what + " is required");
+    if (path.front() != '/') return bad_request(what + " must be an absolute path: " + path);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return bad_request(what + " not found: " + path);
+    if (!S_ISREG(st.st_mode)) return bad_request(what + " is not a regular file: " + path);
+    if (::access(path.c_str(), R_OK) != 0) return bad_request(what + " is not readable: " + path);
+    std::error_code ec;
+    auto canonical = fs::canonical(path, ec);
+    return ec ? path : canonical.string();
 }
 
 } // namespace
 
-OpResult<InstanceView> Manager::start(const std::string& ref) {
-    return timed("start", ref, [&]() -> OpResult<InstanceView> {
-        auto found = TRY(lookup(ref));
-        auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
-        TRY(do_start(lock.instance()));
-        return view_of(lock.instance(), _layout);
-    });
-}
-
-OpResult<void> Manager::do_start(Instance& instance) {
+OpResult<void> Lifecycle::start(Instance& instance) {
     // The template guard comes first: it is the reason that matters.
-    TRY(refuse_template_source(instance, "start"));
-    InstanceView view = view_of(instance, _layout);
+    TRY(_templates.refuse_source(instance, "start"));
+    InstanceView view = view_of(instance, _state.layout);
     switch (view.state) {
     case State::created:
     case State::stopped:
@@ -52,129 +53,39 @@ OpResult<void> Manager::do_start(Instance& instance) {
     // A cold boot makes any earlier standby snapshot meaningless: it is
     // dropped, and with it the template a Failed template fork still named.
     std::string released;
-    TRY(update_record(instance, [&](InstanceRecord& r) {
+    TRY(_state.update_record(instance, [&](InstanceRecord& r) {
         r.pending_op = PendingOp::start;
         released = std::exchange(r.template_id, "");
     }));
-    remove_sockets(instance.id);
+    _vmms.remove_sockets(instance.id);
     auto dropped = forget_snapshot(instance, released);
     if (!dropped) {
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return fail(dropped.error().context("start"));
     }
-    if (auto net = ensure_network(view.record); !net) {
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+    if (auto net = _network.ensure(view.record); !net) {
+        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return tl::unexpected(net.error());
     }
-    return spawn_vmm(instance, boot_args(_layout, view.record), "start", std::nullopt);
+    return _vmms.spawn(instance, boot_args(_state.layout, view.record), "start", std::nullopt);
 }
 
-OpResult<void> Manager::spawn_vmm(Instance& instance, std::vector<std::string> args, const std::string& op,
-                                  std::optional<Backend> backend) {
-    {
-        const InstanceRecord record = view_of(instance, _layout).record;
-        auto boxed = vmm_jail().args(_layout, record);
-        args.insert(args.end(), boxed.begin(), boxed.end());
-        // What the VMM writes once it runs as its own uid.
-        if (auto ok = vmm_jail().hand_over(record, {_layout.instance_dir(instance.id), _layout.logs_dir(instance.id)}); !ok)
-            return fail(ok.error().context(op));
-    }
-    SpawnSpec spec{_config.vmm_binary, std::move(args), _layout.vmm_log(instance.id), _config.ready_timeout_ms};
-    std::function<void(pid_t)> on_spawned;
-    if (_config.vmm_fault) on_spawned = [&](pid_t pid) { vmm_fault(VmmStep::spawned, instance, pid); };
-    auto spawned = VmmProcess::spawn(spec, on_spawned);
-    if (!spawned) {
-        OpError error = classify_spawn_error(spawned.error().context(op + " " + view_of(instance, _layout).record.name));
-        // A VMM that died before it was ready leaves the instance Failed;
-        // one that refused its input or never got ready leaves it as it was.
-        bool died = error.kind == ErrorKind::vmm_died;
-        auto rolled_back = update_record(instance, [&](InstanceRecord& r) {
-            r.pending_op = PendingOp::none;
-            r.last_exit = ExitInfo{std::nullopt, std::nullopt, op + " failed: " + spawned.error().message(),
-                                   now_rfc3339()};
-            if (died) r.state = State::failed;
-        });
-        remove_sockets(instance.id);
-        if (!rolled_back) return fail(rolled_back.error());
-        return tl::unexpected(error);
-    }
-    auto vmm = *spawned;
-    vmm_fault(VmmStep::ready, instance, vmm->pid());
-    {
-        std::lock_guard lock(instance.mutex);
-        instance.vmm = vmm;
-        instance.paused = false;
-        instance.expect_exit = false;
-    }
-    auto committed = update_record(instance, [&](InstanceRecord& r) {
-        r.state = State::running;
-        r.pending_op = PendingOp::none;
-        r.vmm_pid = vmm->pid();
-        r.last_exit.reset();
-        if (op == "restore") r.restore_backend = backend;
-    });
-    if (!committed) {
-        terminate_vmm(instance, 0);
-        return fail(committed.error());
-    }
-    _supervisor->watch(instance.id, vmm);
-    // Dead before the answer: the caller learns it now, not from a later GET.
-    if (vmm->poll_exit()) return tl::unexpected(vmm_died_during(instance, vmm, op));
-    return {};
-}
-
-void Manager::terminate_vmm(Instance& instance, int graceful_ms) {
-    std::shared_ptr<VmmProcess> vmm;
-    bool paused = false;
-    {
-        std::lock_guard lock(instance.mutex);
-        vmm = instance.vmm;
-        paused = instance.paused;
-        instance.expect_exit = true;
-    }
-    if (vmm && !vmm->poll_exit()) {
-        VmmControl control(_layout.control_socket(instance.id));
-        if (graceful_ms > 0 && !paused && control.shutdown(false, graceful_ms)) vmm->wait_exit(graceful_ms + 2'000);
-        if (!vmm->exited() && control.shutdown(true, 0)) vmm->wait_exit(3'000);
-        if (!vmm->exited()) {
-            vmm->kill(SIGKILL);
-            vmm->wait_exit(10'000);
-        }
-    }
-    {
-        std::lock_guard lock(instance.mutex);
-        instance.vmm.reset();
-        instance.paused = false;
-        instance.expect_exit = false;
-    }
-    remove_sockets(instance.id);
-}
-
-OpResult<InstanceView> Manager::stop(const std::string& ref, std::optional<int> timeout_ms) {
-    return timed("stop", ref, [&]() -> OpResult<InstanceView> {
-        auto found = TRY(lookup(ref));
-        auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
-        TRY(do_stop(lock.instance(), timeout_ms.value_or(_config.default_stop_timeout_ms)));
-        return view_of(lock.instance(), _layout);
-    });
-}
-
-OpResult<void> Manager::do_stop(Instance& instance, int timeout_ms) {
-    InstanceView view = view_of(instance, _layout);
+OpResult<void> Lifecycle::stop(Instance& instance, int timeout_ms) {
+    InstanceView view = view_of(instance, _state.layout);
     if (view.state != State::running && view.state != State::paused)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) + ", not Running");
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::stop; }));
+    TRY(_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::stop; }));
     std::shared_ptr<VmmProcess> vmm;
     {
         std::lock_guard lock(instance.mutex);
         vmm = instance.vmm;
     }
-    terminate_vmm(instance, timeout_ms);
+    _vmms.terminate(instance, timeout_ms);
     std::optional<ExitStatus> status = vmm ? vmm->exit_status() : std::nullopt;
     // A Stopped instance has no snapshot and names no template (docs/api.md,
     // "States"): the record says so first, then the files follow.
     std::string released;
-    TRY(update_record(instance, [&](InstanceRecord& r) {
+    TRY(_state.update_record(instance, [&](InstanceRecord& r) {
         r.state = State::stopped;
         r.pending_op = PendingOp::none;
         r.vmm_pid = 0;
@@ -190,41 +101,32 @@ OpResult<void> Manager::do_stop(Instance& instance, int timeout_ms) {
     return {};
 }
 
-Result<void> Manager::forget_snapshot(Instance& instance, const std::string& released_template) {
-    auto dropped = drop_snapshot(_layout, instance.id);
+Result<void> Lifecycle::forget_snapshot(Instance& instance, const std::string& released_template) {
+    auto dropped = drop_snapshot(_state.layout, instance.id);
     // The count follows the record, which no longer names the template,
     // even if the files could not all be removed (a Stopped instance's
     // leftover snapshot is never used, and the next start, delete or
     // daemon start removes it).
-    if (!released_template.empty()) (void)_templates.add_forks(released_template, -1);
+    if (!released_template.empty()) (void)_state.templates.add_forks(released_template, -1);
     return dropped;
 }
 
-OpResult<InstanceView> Manager::standby(const std::string& ref) {
-    return timed("standby", ref, [&]() -> OpResult<InstanceView> {
-        auto found = TRY(lookup(ref));
-        auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
-        TRY(do_standby(lock.instance()));
-        return view_of(lock.instance(), _layout);
-    });
-}
-
-OpResult<void> Manager::do_standby(Instance& instance) {
-    InstanceView view = view_of(instance, _layout);
+OpResult<void> Lifecycle::standby(Instance& instance) {
+    InstanceView view = view_of(instance, _state.layout);
     if (view.state != State::running && view.state != State::paused)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; standby needs it Running or Paused");
     // A template fork maps the template's file (backend file): its snapshot
     // is a diff, written to its own new memory file, which replaces the link.
-    bool diff = memory_is_link(_layout, instance.id) && view.record.restore_backend == Backend::file;
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::standby; }));
+    bool diff = memory_is_link(_state.layout, instance.id) && view.record.restore_backend == Backend::file;
+    TRY(_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::standby; }));
     // An older snapshot must go first: after a crash, a snapshot-latest must
     // mean "this standby completed", or a restart would roll the guest back.
     // (A running VMM that maps it keeps its mapping.)
     std::error_code removed_ec;
-    std::filesystem::remove_all(_layout.snapshot_dir(instance.id), removed_ec);
+    std::filesystem::remove_all(_state.layout.snapshot_dir(instance.id), removed_ec);
     if (removed_ec) {
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return internal("remove the old snapshot: " + removed_ec.message());
     }
     std::shared_ptr<VmmProcess> vmm;
@@ -236,51 +138,51 @@ OpResult<void> Manager::do_standby(Instance& instance) {
     auto died = [&] { return vmm && vmm->wait_exit(1'000); };
     auto roll_back = [&](bool resume) {
         if (resume) {
-            if (VmmControl(_layout.control_socket(instance.id)).resume()) {
+            if (VmmControl(_state.layout.control_socket(instance.id)).resume()) {
                 std::lock_guard lock(instance.mutex);
                 instance.paused = false;
             }
         }
-        (void)update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
     };
-    VmmControl control(_layout.control_socket(instance.id));
+    VmmControl control(_state.layout.control_socket(instance.id));
     bool we_paused = !view.facts.vmm_paused;
     pid_t pid = vmm ? vmm->pid() : 0;
     if (we_paused) {
-        vmm_fault(VmmStep::standby_pause, instance, pid);
+        _vmms.fault(VmmStep::standby_pause, instance, pid);
         auto paused = control.pause();
         if (!paused) {
             roll_back(false);
-            if (died()) return tl::unexpected(vmm_died_during(instance, vmm, "standby"));
+            if (died()) return tl::unexpected(_vmms.died_during(instance, vmm, "standby"));
             return fail(paused.error().context("standby"));
         }
         std::lock_guard lock(instance.mutex);
         instance.paused = true;
     }
-    auto staged = stage_snapshot_dir(_layout, instance.id);
+    auto staged = stage_snapshot_dir(_state.layout, instance.id);
     if (staged) {
-        auto handed = vmm_jail().hand_over(view_of(instance, _layout).record, {_layout.snapshots_dir(instance.id), *staged});
+        auto handed = _vmms.jail().hand_over(view_of(instance, _state.layout).record, {_state.layout.snapshots_dir(instance.id), *staged});
         if (!handed) staged = tl::unexpected(handed.error());
     }
-    if (staged) vmm_fault(VmmStep::standby_snapshot, instance, pid);
+    if (staged) _vmms.fault(VmmStep::standby_snapshot, instance, pid);
     Result<void> written =
-        staged ? control.snapshot(*staged + "/state", *staged + "/memory", _config.snapshot_timeout_ms, diff)
+        staged ? control.snapshot(*staged + "/state", *staged + "/memory", _state.config.snapshot_timeout_ms, diff)
                : Result<void>(tl::unexpected(staged.error()));
     // Once the VMM has written the snapshot it is no longer needed: a death
     // from here on does not fail the standby.
-    if (written) vmm_fault(VmmStep::standby_install, instance, pid);
+    if (written) _vmms.fault(VmmStep::standby_install, instance, pid);
     bool snapshot_failed = !written;
-    if (written) written = install_snapshot(_layout, instance.id, *staged);
+    if (written) written = install_snapshot(_state.layout, instance.id, *staged);
     if (!written) {
         std::error_code ec;
         if (staged) std::filesystem::remove_all(*staged, ec);
         bool dead = snapshot_failed && died();
         roll_back(we_paused && !dead);
-        if (dead) return tl::unexpected(vmm_died_during(instance, vmm, "standby"));
+        if (dead) return tl::unexpected(_vmms.died_during(instance, vmm, "standby"));
         return fail(written.error().context("standby"));
     }
-    terminate_vmm(instance, 0);
-    TRY(update_record(instance, [](InstanceRecord& r) {
+    _vmms.terminate(instance, 0);
+    TRY(_state.update_record(instance, [](InstanceRecord& r) {
         r.state = State::standby;
         r.pending_op = PendingOp::none;
         r.vmm_pid = 0;
@@ -288,65 +190,146 @@ OpResult<void> Manager::do_standby(Instance& instance) {
     return {};
 }
 
-OpResult<InstanceView> Manager::restore(const std::string& ref) {
-    return timed("restore", ref, [&]() -> OpResult<InstanceView> {
-        auto found = TRY(lookup(ref));
-        auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
-        TRY(do_restore(lock.instance()));
-        return view_of(lock.instance(), _layout);
-    });
-}
-
-OpResult<void> Manager::do_restore(Instance& instance) {
-    TRY(refuse_template_source(instance, "restore"));
-    InstanceView view = view_of(instance, _layout);
+OpResult<void> Lifecycle::restore(Instance& instance) {
+    TRY(_templates.refuse_source(instance, "restore"));
+    InstanceView view = view_of(instance, _state.layout);
     if (view.state != State::standby)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
                            "; restore needs it in Standby");
-    TRY(ensure_network(view.record));
-    TRY(update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::restore; }));
-    remove_sockets(instance.id);
+    TRY(_network.ensure(view.record));
+    TRY(_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::restore; }));
+    _vmms.remove_sockets(instance.id);
     // A template fork's memory is the template's file: always map it
     // MAP_PRIVATE (backend file), whatever the daemon's default, so forks
     // share its page cache and never write it.
-    Backend backend = memory_is_link(_layout, instance.id) ? Backend::file : _config.restore_backend;
-    return spawn_vmm(instance, restore_args(_layout, view.record, backend), "restore", backend);
+    Backend backend = memory_is_link(_state.layout, instance.id) ? Backend::file : _state.config.restore_backend;
+    return _vmms.spawn(instance, restore_args(_state.layout, view.record, backend), "restore", backend);
 }
 
-OpResult<InstanceView> Manager::pause(const std::string& ref) {
-    return timed("pause", ref, [&]() -> OpResult<InstanceView> {
-        auto found = TRY(lookup(ref));
-        auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
-        Instance& instance = lock.instance();
-        InstanceView view = view_of(instance, _layout);
-        if (view.state != State::running)
-            return wrong_state("instance " + view.record.name + " is " + state_text(view.state) + ", not Running");
-        TRY(VmmControl(_layout.control_socket(instance.id)).pause());
-        {
-            std::lock_guard guard(instance.mutex);
-            instance.paused = true;
-        }
-        TRY(update_record(instance, [](InstanceRecord& r) { r.state = State::paused; }));
-        return view_of(instance, _layout);
-    });
+OpResult<void> Lifecycle::pause(Instance& instance) { return set_paused(instance, true); }
+
+OpResult<void> Lifecycle::resume(Instance& instance) { return set_paused(instance, false); }
+
+OpResult<void> Lifecycle::set_paused(Instance& instance, bool paused) {
+    InstanceView view = view_of(instance, _state.layout);
+    const State from = paused ? State::running : State::paused;
+    if (view.state != from)
+        return wrong_state("instance " + view.record.name + " is " + state_text(view.state) + ", not " +
+                           state_text(from));
+    VmmControl control(_state.layout.control_socket(instance.id));
+    TRY(paused ? control.pause() : control.resume());
+    {
+        std::lock_guard guard(instance.mutex);
+        instance.paused = paused;
+    }
+    TRY(_state.update_record(instance, [&](InstanceRecord& r) { r.state = paused ? State::paused : State::running; }));
+    return {};
 }
 
-OpResult<InstanceView> Manager::resume(const std::string& ref) {
-    return timed("resume", ref, [&]() -> OpResult<InstanceView> {
-        auto found = TRY(lookup(ref));
-        auto lock = TRY(OpLock::acquire(found, _config.lock_timeout_ms));
-        Instance& instance = lock.instance();
-        InstanceView view = view_of(instance, _layout);
-        if (view.state != State::paused)
-            return wrong_state("instance " + view.record.name + " is " + state_text(view.state) + ", not Paused");
-        TRY(VmmControl(_layout.control_socket(instance.id)).resume());
-        {
-            std::lock_guard guard(instance.mutex);
-            instance.paused = false;
+OpResult<InstanceView> Lifecycle::create(const CreateSpec& spec) {
+    if (!valid_name(spec.name)) return bad_request("invalid name \"" + spec.name + "\": " + name_rule());
+    if (looks_like_id(spec.name)) return bad_request("name \"" + spec.name + "\" looks like an instance id");
+    if (spec.memory_mib < 16 || spec.memory_mib > _state.config.max_memory_mib)
+        return bad_request("memory_mib must be between 16 and " + std::to_string(_state.config.max_memory_mib));
+    if (spec.vcpus < 1 || spec.vcpus > _state.config.max_vcpus)
+        return bad_request("vcpus must be between 1 and " + std::to_string(_state.config.max_vcpus));
+    InstanceRecord record;
+    record.kernel = TRY(check_file("kernel", spec.kernel));
+    if (!spec.initrd.empty()) record.initrd = TRY(check_file("initrd", spec.initrd));
+    if (spec.disks.size() > kMaxDisks)
+        return bad_request("at most " + std::to_string(kMaxDisks) + " disks, got " + std::to_string(spec.disks.size()));
+    for (size_t i = 0; i < spec.disks.size(); ++i) record.disks.push_back(TRY(check_disk(spec.disks[i], i)));
+    record.name = spec.name;
+    record.cmdline = spec.cmdline;
+    record.memory_mib = static_cast<uint32_t>(spec.memory_mib);
+    record.vcpus = static_cast<uint32_t>(spec.vcpus);
+    record.agent = spec.agent;
+    record.id = new_id();
+    record.created_at = record.updated_at = now_rfc3339();
+    record.state = State::created;
+
+    // Held until the instance is registered (or given up).
+    auto admitted = TRY(_state.admit(1, record.memory_mib, false));
+    TRY(_state.registry.reserve_name(spec.name));
+    record.vsock_cid = _state.registry.reserve_cid();
+    if (record.vsock_cid == 0) {
+        _state.registry.release_name(spec.name);
+        return internal("no vsock CID is left");
+    }
+    // Assemble the directory aside and rename it in: a crash leaves either
+    // nothing or a complete instance (reconcile removes .creating-*).
+    std::string staging = _state.layout.creating_dir(record.id);
+    auto undo = [&] {
+        std::error_code ignored;
+        fs::remove_all(staging, ignored);
+        _state.registry.release_name(spec.name);
+        _state.registry.release_cid(record.vsock_cid);
+        _network.detach(record);
+    };
+    if (spec.network_bridge) {
+        if (auto attached = _network.attach(record, *spec.network_bridge); !attached) {
+            _state.registry.release_name(spec.name);
+            _state.registry.release_cid(record.vsock_cid);
+            return tl::unexpected(attached.error());
         }
-        TRY(update_record(instance, [](InstanceRecord& r) { r.state = State::running; }));
-        return view_of(instance, _layout);
-    });
+    }
+    std::error_code ec;
+    fs::create_directories(staging + "/logs", ec);
+    if (ec) {
+        undo();
+        return internal("create " + staging + ": " + ec.message());
+    }
+    auto saved = save_record(staging + "/metadata.json", record);
+    if (!saved) {
+        undo();
+        return fail(saved.error());
+    }
+    auto renamed = rename_durable(staging, _state.layout.instance_dir(record.id));
+    if (!renamed) {
+        undo();
+        return fail(renamed.error());
+    }
+    auto instance = std::make_shared<Instance>(record);
+    _state.registry.insert(instance);
+    return view_of(*instance, _state.layout);
+}
+
+OpResult<void> Lifecycle::remove(const std::shared_ptr<Instance>& instance) {
+    // A template's source holds the memory file its forks map. Without
+    // forks, deleting the source deletes its template too.
+    auto t = _state.templates.find_by_source(instance->id);
+    if (t && t->fork_count > 0)
+        return in_use("instance " + view_of(*instance, _state.layout).record.name +
+                      " is in use as the source of template " + t->name + ", which has " +
+                      std::to_string(t->fork_count) + (t->fork_count == 1 ? " live fork" : " live forks") +
+                      "; delete them first");
+    // Mark the intent first: a daemon killed from here on finishes the delete.
+    TRY(_state.update_record(*instance, [](InstanceRecord& r) { r.pending_op = PendingOp::remove; }));
+    _vmms.terminate(*instance, 0);
+    std::string doomed = _state.layout.deleting_dir(instance->id);
+    TRY(rename_durable(_state.layout.instance_dir(instance->id), doomed));
+    {
+        std::lock_guard lock(instance->mutex);
+        instance->removed = true;
+    }
+    _state.registry.erase(instance->id);
+    std::string template_id;
+    {
+        std::lock_guard lock(instance->mutex);
+        template_id = instance->record.template_id;
+    }
+    if (!template_id.empty()) (void)_state.templates.add_forks(template_id, -1);
+    {
+        std::lock_guard lock(instance->mutex);
+        _network.detach(instance->record);
+    }
+    // A crash before this line leaves a template without its source, which
+    // the next start removes (reconcile).
+    if (t) TRY(_state.templates.remove_of_source(instance->id));
+    std::error_code ec;
+    fs::remove_all(doomed, ec);
+    if (ec) return internal("remove " + doomed + ": " + ec.message());
+    return {};
 }
 
 } // namespace brood::manager

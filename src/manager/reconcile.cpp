@@ -1,5 +1,5 @@
-// Startup: make records, directories and VMM processes agree again after a
-// daemon that may have been killed at any moment.
+#include "manager/reconcile.hpp"
+
 #include <signal.h>
 
 #include <filesystem>
@@ -7,8 +7,6 @@
 
 #include "manager/atomic_file.hpp"
 #include "manager/host_network.hpp"
-#include "manager/manager.hpp"
-#include "manager/manager_inline.hpp"
 #include "manager/op_log.hpp"
 #include "manager/process_scan.hpp"
 #include "manager/snapshot_files.hpp"
@@ -41,10 +39,10 @@ void kill_and_wait(const std::shared_ptr<VmmProcess>& vmm) {
 
 } // namespace
 
-Result<void> Manager::reconcile() {
+Result<ReconcileReport> Reconciler::run() {
     std::vector<std::string> ids;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(_layout.guests_dir(), ec)) {
+    for (const auto& entry : fs::directory_iterator(_state.layout.guests_dir(), ec)) {
         std::string name = entry.path().filename().string();
         if (starts_with(name, ".creating-") || starts_with(name, ".deleting-") ||
             !fs::exists(entry.path() / "metadata.json")) {
@@ -58,11 +56,11 @@ Result<void> Manager::reconcile() {
         }
         if (entry.is_directory()) ids.push_back(name);
     }
-    if (ec) return fail("list " + _layout.guests_dir() + ": " + ec.message());
+    if (ec) return fail("list " + _state.layout.guests_dir() + ": " + ec.message());
 
-    auto processes = find_vmm_processes(_layout.guests_dir());
+    auto processes = find_vmm_processes(_state.layout.guests_dir());
     for (const std::string& id : ids) {
-        auto record = load_record(_layout.metadata(id));
+        auto record = load_record(_state.layout.metadata(id));
         if (!record || record->id != id) continue; // never delete what we cannot read
         ++_report.loaded;
         auto instance = std::make_shared<Instance>(*record);
@@ -74,31 +72,31 @@ Result<void> Manager::reconcile() {
         reconcile_instance(instance, pid);
     }
     // Templates, with fork counts recounted from the instances that exist.
-    TRY(_templates.load());
+    TRY(_state.templates.load());
     // A source delete that died before it removed its template.
-    _templates.drop_without_source([this](const std::string& id) { return _registry.find(id) != nullptr; });
+    _state.templates.drop_without_source([this](const std::string& id) { return _state.registry.find(id) != nullptr; });
     std::map<std::string, uint64_t> forks;
-    for (const auto& instance : _registry.all())
+    for (const auto& instance : _state.registry.all())
         if (!instance->record.template_id.empty()) ++forks[instance->record.template_id];
-    _templates.recount(forks);
+    _state.templates.recount(forks);
     // VMMs that point into our guests directory but belong to no instance.
     for (const auto& [id, pid] : processes) {
-        if (auto vmm = VmmProcess::adopt(pid); vmm && is_vmm_for(pid, _layout.control_socket(id))) {
+        if (auto vmm = VmmProcess::adopt(pid); vmm && is_vmm_for(pid, _state.layout.control_socket(id))) {
             kill_and_wait(*vmm);
             ++_report.killed_strays;
             log_reconcile(id, "", "kill_stray_vmm", "none");
         }
     }
-    return {};
+    return _report;
 }
 
-void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_t live_pid) {
+void Reconciler::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_t live_pid) {
     const std::string id = instance->id;
-    recover_snapshot_dirs(_layout, id);
+    recover_snapshot_dirs(_state.layout, id);
     std::shared_ptr<VmmProcess> vmm;
     if (live_pid > 0) {
         auto adopted = VmmProcess::adopt(live_pid);
-        if (adopted && is_vmm_for(live_pid, _layout.control_socket(id))) vmm = *adopted;
+        if (adopted && is_vmm_for(live_pid, _state.layout.control_socket(id))) vmm = *adopted;
     }
     InstanceRecord& r = instance->record;
     const PendingOp pending = r.pending_op;
@@ -108,7 +106,7 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
         if (vmm) kill_and_wait(vmm);
         if (!r.tap.empty()) (void)delete_tap(r.tap);
         std::error_code ec;
-        fs::remove_all(_layout.instance_dir(id), ec);
+        fs::remove_all(_state.layout.instance_dir(id), ec);
         ++_report.removed_dirs;
         log_reconcile(r.name, pending_name, "finish_delete", "deleted");
         return;
@@ -116,14 +114,14 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
     std::string decision = "keep";
     std::optional<std::string> vm_state;
     if (vmm) {
-        vm_state = probe_vmm(_layout.control_socket(id), *vmm);
+        vm_state = probe_vmm(_state.layout.control_socket(id), *vmm);
         if (!vm_state) { // alive but deaf: not something we can manage
             kill_and_wait(vmm);
             vmm.reset();
             decision = "kill_deaf_vmm";
         }
     }
-    bool snapshot = snapshot_present(_layout, id);
+    bool snapshot = snapshot_present(_state.layout, id);
     bool paused = vm_state && *vm_state == "paused";
     if (vmm && (pending == PendingOp::stop || (pending == PendingOp::standby && snapshot))) {
         // Finish what the user asked for: the VMM's part is done or not needed.
@@ -132,7 +130,7 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
         r.state = pending == PendingOp::stop ? State::stopped : State::standby;
         decision = "finish_" + pending_name;
     } else if (vmm) {
-        if (pending == PendingOp::standby && paused && VmmControl(_layout.control_socket(id)).resume()) paused = false;
+        if (pending == PendingOp::standby && paused && VmmControl(_state.layout.control_socket(id)).resume()) paused = false;
         r.state = paused ? State::paused : State::running;
         r.vmm_pid = vmm->pid();
         ++_report.adopted;
@@ -161,24 +159,25 @@ void Manager::reconcile_instance(const std::shared_ptr<Instance>& instance, pid_
     // died between its record and its files, or a guest that powered off,
     // may have left them (the fork counts are recounted below).
     if (r.state == State::stopped || r.state == State::created) {
-        (void)drop_snapshot(_layout, id); // a failure leaves files that are never used
+        (void)drop_snapshot(_state.layout, id); // a failure leaves files that are never used
         r.template_id.clear();
     }
     if (!vmm) {
         r.vmm_pid = 0;
-        remove_sockets(id);
+        _vmms.remove_sockets(id);
+        _vmms.remove_cgroups(id);
     }
     log_reconcile(r.name, pending_name, decision, std::string(to_string(r.state)));
     r.pending_op = PendingOp::none;
     // A record from before vsock, or one whose CID another holds (a copied
     // directory): a new CID, used from the next start or restore.
-    if (!_registry.cid_free(r.vsock_cid)) r.vsock_cid = _registry.reserve_cid();
-    adopt_network(r);
+    if (!_state.registry.cid_free(r.vsock_cid)) r.vsock_cid = _state.registry.reserve_cid();
+    _network.adopt(r);
     instance->vmm = vmm;
     instance->paused = vmm && paused;
-    (void)update_record(*instance, [](InstanceRecord&) {});
-    _registry.insert(instance);
-    if (vmm) _supervisor->watch(id, vmm);
+    (void)_state.update_record(*instance, [](InstanceRecord&) {});
+    _state.registry.insert(instance);
+    if (vmm) _vmms.watch(id, vmm);
 }
 
 } // namespace brood::manager

@@ -1,6 +1,8 @@
 #include "manager/vmm_process.hpp"
 
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -46,6 +48,53 @@ public:
     posix_spawn_file_actions_t actions{};
     posix_spawnattr_t attr{};
 };
+
+// The child of clone_and_exec(): what posix_spawn does for the other path,
+// with async-signal-safe calls only (broodd has threads).
+[[noreturn]] void exec_child(const char* binary, char* const argv[], char* const envp[], const char* log_path,
+                             int ready_fd, int child_ready_fd) {
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    int log_fd = ::open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (null_fd < 0 || log_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(1, 2) < 0 ||
+        ::dup2(ready_fd, child_ready_fd) < 0)
+        ::_exit(127);
+    ::close_range(static_cast<unsigned>(child_ready_fd) + 1, ~0U, 0);
+    ::setsid();
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr); // SIGKILL, SIGSTOP: EINVAL, fine
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(binary, argv, envp);
+    static constexpr char kFailed[] = "brood: cannot exec the VMM\n";
+    (void)!::write(2, kFailed, sizeof kFailed - 1);
+    ::_exit(127);
+}
+
+// clone3() with CLONE_NEWPID: the child is PID 1 of a new PID namespace
+// and execs `binary`. Its pid (in ours) and a pidfd.
+Result<std::pair<pid_t, UniqueFd>> clone_into_pid_namespace(const char* binary, char* const argv[],
+                                                           char* const envp[], const char* log_path, int ready_fd,
+                                                           int child_ready_fd) {
+    int pidfd = -1;
+    clone_args args{};
+    // CLONE_VFORK: back here only once the child has exec'd (or died), as
+    // with posix_spawn, so that whoever finds the process finds the VMM.
+    args.flags = CLONE_PIDFD | CLONE_VFORK | CLONE_NEWPID;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    // No handler of broodd's runs in the child before it resets them all.
+    sigset_t all, before;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &before);
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) exec_child(binary, argv, envp, log_path, ready_fd, child_ready_fd);
+    int clone_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    if (pid < 0) return fail(Error::from_errno("clone3 the VMM into a new PID namespace", clone_errno));
+    return std::pair{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+}
 
 // Reads the ready pipe until "ready\n", EOF or the deadline.
 enum class ReadyResult { ready, closed, timeout };
@@ -132,16 +181,26 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
     std::string path_var = std::string("PATH=") + kVmmPath;
     std::array<char*, 2> envp{path_var.data(), nullptr};
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), envp.data());
-    if (rc != 0) return fail(Error::from_errno("spawn " + spec.binary, rc));
-    ready_write.reset();
-    auto pidfd = pidfd_open(pid);
-    if (!pidfd) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        return fail(pidfd.error());
+    UniqueFd pidfd;
+    // posix_spawn cannot make a PID namespace.
+    if (spec.own_pid_namespace) {
+        auto cloned = TRY(clone_into_pid_namespace(spec.binary.c_str(), argv.data(), envp.data(),
+                                                   spec.log_path.c_str(), ready_write.get(), kChildReadyFd));
+        pid = cloned.first;
+        pidfd = std::move(cloned.second);
+    } else {
+        int rc = ::posix_spawn(&pid, spec.binary.c_str(), &sa.actions, &sa.attr, argv.data(), envp.data());
+        if (rc != 0) return fail(Error::from_errno("spawn " + spec.binary, rc));
+        auto opened = pidfd_open(pid);
+        if (!opened) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            return fail(opened.error());
+        }
+        pidfd = std::move(*opened);
     }
-    auto process = std::make_shared<VmmProcess>(pid, std::move(*pidfd), true);
+    ready_write.reset();
+    auto process = std::make_shared<VmmProcess>(pid, std::move(pidfd), true);
     if (on_spawned) on_spawned(pid);
 
     ReadyResult ready = wait_ready(ready_read.get(), spec.ready_timeout_ms);

@@ -32,6 +32,9 @@ struct SpawnSpec {
     std::vector<std::string> args; // without argv[0]
     std::string log_path;          // receives stdout and stderr (appended)
     int ready_timeout_ms = 30'000;
+    // The VMM is PID 1 of a new PID namespace (needs CAP_SYS_ADMIN): it
+    // sees no other process, and nothing it starts outlives it.
+    bool own_pid_namespace = false;
 };
 
 class VmmProcess final {

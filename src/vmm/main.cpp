@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
         cmd->add_option("--jail-gid", opt.jail.gid, "With --jail: run as this gid once the machine is built");
         cmd->add_option("--jail-dir", opt.jail.dir,
                         "With --jail: the instance directory, where snapshots and logs are written");
+        cmd->add_option("--jail-cgroup", opt.jail.cgroups,
+                        "With --jail: join the cgroup whose cgroup.procs file this is, first thing (repeatable)");
         cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     };

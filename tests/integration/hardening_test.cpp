@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "common/http/client.hpp"
+#include "common/read_file.hpp"
 #include "common/unique_fd.hpp"
 #include "fixture.hpp"
 
@@ -183,7 +184,7 @@ std::string proc_status_field(pid_t pid, const std::string& key) {
 } // namespace
 
 // A broodd run as root boxes every VMM in: its own uid, no capabilities,
-// no_new_privs, a seccomp filter and its own mount namespace; the guest
+// no_new_privs, a seccomp filter and its own mount and PID namespaces; the guest
 // still runs, and a standby (which the boxed VMM writes) still works.
 TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
     if (::geteuid() != 0) GTEST_SKIP() << "broodd boxes its VMMs only when it runs as root";
@@ -199,6 +200,13 @@ TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
     EXPECT_EQ(proc_status_field(pid, "Seccomp"), "2");
     EXPECT_NE(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/mnt"),
               std::filesystem::read_symlink("/proc/self/ns/mnt"));
+    // PID 1 of its own PID namespace: its pid there is 1, and it sees no other process.
+    EXPECT_NE(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/pid"),
+              std::filesystem::read_symlink("/proc/self/ns/pid"));
+    EXPECT_EQ(proc_status_field(pid, "NSpid"), std::to_string(pid) + "\t1");
+    // In a cgroup of its own, with its memory and pids limits.
+    std::string cgroups = brood::read_file("/proc/" + std::to_string(pid) + "/cgroup").value_or("");
+    EXPECT_NE(cgroups.find("/brood-vmm-" + id + "\n"), std::string::npos) << cgroups;
     // Its root is its instance directory: no host file outside it resolves.
     const std::string root = "/proc/" + std::to_string(pid) + "/root";
     EXPECT_TRUE(std::filesystem::equivalent(root, daemon.guests_dir() + "/" + id)) << "the VMM's root";
@@ -221,4 +229,18 @@ TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
     ASSERT_TRUE(stats) << stats.error().message();
     EXPECT_EQ(stats->status, 200) << stats->body;
     EXPECT_GT(nlohmann::json::parse(stats->body, nullptr, false).value("rss_kib", 0), 0) << stats->body;
+    // Deleted, the instance leaves no cgroup behind.
+    std::vector<std::string> cgroup_dirs;
+    std::istringstream lines(cgroups);
+    for (std::string line; std::getline(lines, line);) {
+        size_t a = line.find(':'), b = line.find(':', a + 1);
+        if (line.size() > b && line.find("/brood-vmm-" + id, b) != std::string::npos) {
+            std::string controllers = line.substr(a + 1, b - a - 1);
+            cgroup_dirs.push_back("/sys/fs/cgroup/" + (controllers.empty() ? "" : controllers) + line.substr(b + 1));
+        }
+    }
+    ASSERT_FALSE(cgroup_dirs.empty()) << cgroups;
+    for (const auto& dir : cgroup_dirs) EXPECT_TRUE(std::filesystem::exists(dir)) << dir;
+    ASSERT_EQ(daemon.call("DELETE", "/instances/boxed").status, 204);
+    for (const auto& dir : cgroup_dirs) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
 }

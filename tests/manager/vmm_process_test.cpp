@@ -1,6 +1,7 @@
 // VmmProcess with stand-in programs (sh scripts) for the paths a real VMM
 // rarely takes: failing at start, never becoming ready, dying later.
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,7 +17,7 @@ namespace {
 
 SpawnSpec sh(const std::string& script, int ready_timeout_ms = 5'000) {
     // --ready-fd 3 is appended: as "$1 $2" of the script.
-    return SpawnSpec{"/bin/sh", {"-c", script, "fake-vmm"}, "/tmp/brood-fake-vmm.log", ready_timeout_ms};
+    return SpawnSpec{"/bin/sh", {"-c", script, "fake-vmm"}, "/tmp/brood-fake-vmm.log", ready_timeout_ms, false};
 }
 
 } // namespace
@@ -47,8 +48,29 @@ TEST(VmmProcess, NeverReadyTimesOutAndIsKilled) {
     EXPECT_NE(vmm.error().message().find("signal 9"), std::string::npos) << vmm.error().message();
 }
 
+// A boxed VMM (root only): PID 1 of a PID namespace of its own, with the
+// same fds, readiness and exit status as any other.
+TEST(VmmProcess, InItsOwnPidNamespaceItIsPidOne) {
+    if (::geteuid() != 0) GTEST_SKIP() << "a PID namespace needs CAP_SYS_ADMIN";
+    SpawnSpec spec = sh("echo pid=$$; readlink /proc/self/ns/pid; echo ready >&$2; exec 3>&-; exit 3");
+    spec.log_path = "/tmp/brood-fake-vmm-pid-ns-" + std::to_string(::getpid()) + ".log";
+    std::filesystem::remove(spec.log_path);
+    spec.own_pid_namespace = true;
+    auto vmm = VmmProcess::spawn(spec);
+    ASSERT_TRUE(vmm) << vmm.error().message();
+    ASSERT_TRUE((*vmm)->wait_exit(5'000));
+    EXPECT_EQ((*vmm)->exit_status().value_or(ExitStatus{}).code, 3);
+    std::ifstream log(spec.log_path);
+    std::string pid_line, ns_line;
+    std::getline(log, pid_line);
+    std::getline(log, ns_line);
+    std::filesystem::remove(spec.log_path);
+    EXPECT_EQ(pid_line, "pid=1");
+    EXPECT_NE(ns_line, std::filesystem::read_symlink("/proc/self/ns/pid").string());
+}
+
 TEST(VmmProcess, MissingBinaryFails) {
-    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm.log", 1'000};
+    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm.log", 1'000, false};
     EXPECT_FALSE(VmmProcess::spawn(spec));
 }
 

@@ -159,6 +159,20 @@ TEST(JailConfig, BadCombinationsAreRefused) {
     c.gid = 5;
     c.dir = "relative/dir";
     EXPECT_FALSE(check(c));
+    JailConfig cgroup_only;
+    cgroup_only.cgroups = {"/sys/fs/cgroup/pids/x/cgroup.procs"};
+    EXPECT_FALSE(check(cgroup_only)) << "a cgroup without --jail";
+}
+
+// A cgroup it cannot join stops the VMM before anything else happens.
+TEST(JailConfig, ACgroupThatCannotBeJoinedIsAnError) {
+    JailConfig c;
+    c.enabled = true;
+    c.cgroups = {"/nonexistent/brood-vmm-x/cgroup.procs"};
+    auto entered = enter_namespaces(c);
+    ASSERT_FALSE(entered);
+    EXPECT_NE(entered.error().message().find("--jail-cgroup /nonexistent/brood-vmm-x/cgroup.procs"), std::string::npos)
+        << entered.error().message();
 }
 
 TEST(JailConfig, PathsInsideTheDirectoryBecomeRelative) {

@@ -1,5 +1,6 @@
 #include "vmm/jail/jail.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "common/unique_fd.hpp"
 #include "vmm/jail/seccomp_policy.hpp"
 
 namespace brood::jail {
@@ -74,8 +76,8 @@ Result<void> change_root(const std::string& dir) {
 } // namespace
 
 Result<void> check(const JailConfig& config) {
-    if ((config.uid || config.gid || !config.dir.empty()) && !config.enabled)
-        return fail("--jail-uid, --jail-gid and --jail-dir need --jail");
+    if ((config.uid || config.gid || !config.dir.empty() || !config.cgroups.empty()) && !config.enabled)
+        return fail("--jail-uid, --jail-gid, --jail-dir and --jail-cgroup need --jail");
     if (!config.dir.empty() && config.dir.front() != '/') return fail("--jail-dir must be an absolute path");
     if (config.uid.has_value() != config.gid.has_value()) return fail("--jail-uid and --jail-gid go together");
     if (config.uid && (*config.uid == 0 || *config.gid == 0)) return fail("the jail's uid and gid must not be 0");
@@ -84,6 +86,10 @@ Result<void> check(const JailConfig& config) {
 
 Result<void> enter_namespaces(const JailConfig& config) {
     if (!config.enabled) return {};
+    for (const auto& procs : config.cgroups) {
+        UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), "0", 1) != 1) return fail_errno(fmt::format("--jail-cgroup {}: join it", procs));
+    }
     if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
         return fail_errno("--jail: new mount, IPC and UTS namespaces (brood-vmm needs CAP_SYS_ADMIN for them)");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)

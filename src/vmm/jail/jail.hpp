@@ -1,7 +1,8 @@
 // The box brood-vmm puts itself in (--jail), in two steps.
 //
-// enter_namespaces(), first thing, while the process has one thread: its own
-// mount, IPC and UTS namespaces (mounts made private, so nothing it mounts
+// enter_namespaces(), first thing, while the process has one thread: the
+// cgroups broodd made for it (--jail-cgroup), then its own mount, IPC and
+// UTS namespaces (mounts made private, so nothing it mounts
 // or unmounts reaches the host).
 //
 // lock_down(), once the machine is built (every file, /dev/kvm and the TAP
@@ -22,6 +23,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -36,10 +38,13 @@ struct JailConfig {
     // writes then (snapshots, rotated logs, vsock connections) it reaches
     // by paths relative to it.
     std::string dir;
+    // cgroup.procs files of the cgroups it joins first (their limits hold
+    // from then on).
+    std::vector<std::string> cgroups;
 };
 
-// Checks the combination: a uid or gid needs --jail, and both go together,
-// and neither may be 0.
+// Checks the combination: a uid, gid, directory or cgroup needs --jail, a
+// uid and a gid go together, and neither may be 0.
 Result<void> check(const JailConfig& config);
 
 Result<void> enter_namespaces(const JailConfig& config);

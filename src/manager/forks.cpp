@@ -1,6 +1,5 @@
-// Forks: a fork is a copy of an instance's directory; a template's forks
-// link to the template's canonical memory file instead of copying it
-// (docs/manager.md, "Forks and templates").
+#include "manager/forks.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,10 +9,8 @@
 #include "common/defer.hpp"
 #include "manager/atomic_file.hpp"
 #include "manager/dir_copy.hpp"
+#include "manager/disk_record.hpp"
 #include "manager/fan_out.hpp"
-#include "manager/instance_lock.hpp"
-#include "manager/manager.hpp"
-#include "manager/manager_inline.hpp"
 #include "manager/names.hpp"
 
 namespace brood::manager {
@@ -28,58 +25,35 @@ std::string state_text(State s) { return std::string(to_string(s)); }
 
 } // namespace
 
-void Manager::discard_fork_dir(const std::string& id) {
+void Forks::discard_dir(const std::string& id) {
     // Renamed first, as a delete does: the directory is whole under its name
     // or gone, and a crash during the removal leaves a .deleting- directory
     // that the next start removes.
-    std::string doomed = _layout.deleting_dir(id);
+    std::string doomed = _state.layout.deleting_dir(id);
     std::error_code ec;
-    for (const std::string& dir : {_layout.instance_dir(id), _layout.creating_dir(id)}) {
+    for (const std::string& dir : {_state.layout.instance_dir(id), _state.layout.creating_dir(id)}) {
         if (!fs::exists(fs::symlink_status(dir, ec))) continue;
         if (!rename_durable(dir, doomed)) continue; // left whole; the next start deals with it
         fs::remove_all(doomed, ec);
     }
 }
 
-Result<void> Manager::fork_fault(ForkStep step, const std::string& name) const {
-    if (!_config.fork_fault) return {};
-    auto injected = _config.fork_fault(step, name);
+Result<void> Forks::fault(ForkStep step, const std::string& name) const {
+    if (!_state.config.fork_fault) return {};
+    auto injected = _state.config.fork_fault(step, name);
     if (!injected) return fail(std::move(injected.error()).context(std::string(to_string(step))));
     return {};
 }
 
-OpResult<ForkOutcome> Manager::fork_instance(const std::string& source_ref, const ForkRequest& request) {
-    return timed("fork", source_ref, [&]() -> OpResult<ForkOutcome> {
-        auto source = TRY(lookup(source_ref));
-        auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
-        return do_fork(*source, request, std::nullopt);
-    });
-}
-
-OpResult<ForkOutcome> Manager::fork_template(const std::string& template_ref, const ForkRequest& request,
-                                             const ForkProgress& progress) {
-    return timed("fork", template_ref, [&]() -> OpResult<ForkOutcome> {
-        // Resolve the template to its source before any lock: the lock held
-        // is the source's, as for every other operation that reads its snapshot.
-        auto t = TRY(get_template(template_ref));
-        auto source = _registry.find(t.source_instance_id);
-        if (!source) return not_found("template " + t.name + " has lost its source instance " + t.source_instance_id);
-        auto lock = TRY(OpLock::acquire(source, _config.lock_timeout_ms));
-        auto current = _templates.find(t.id); // deleted while we waited?
-        if (!current) return not_found("template " + t.name + " was deleted");
-        return do_fork(*source, request, current, progress);
-    });
-}
-
-OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& request,
+OpResult<ForkPlan> Forks::make_plan(Instance& source, const ForkRequest& request,
                                       const std::optional<TemplateRecord>& from_template, bool& restore_source) {
     if (request.names.empty()) return bad_request("no fork names");
-    InstanceView view = view_of(source, _layout);
+    InstanceView view = view_of(source, _state.layout);
     const std::string& name = view.record.name;
     ForkPlan plan;
     if (from_template) {
-        // Forks map the template's file: its source must not run (DESIGN
-        // invariant), and its snapshot must be the one the template stands for.
+        // Forks map the template's file: its source must not run, and its
+        // snapshot must be the one the template stands for.
         if (view.state != State::standby)
             return wrong_state("template " + from_template->name + " cannot be forked: its source instance " + name +
                                " is " + state_text(view.state) + ", not Standby; standby " + name +
@@ -109,7 +83,7 @@ OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& reque
             return wrong_state("instance " + name + " is Running; pass from_running to fork it (it is put in "
                                "standby, forked and restored)");
         plan.target = request.target_state.value_or(State::running);
-        TRY(do_standby(source));
+        TRY(_lifecycle.standby(source));
         restore_source = true;
         break;
     default:
@@ -118,22 +92,22 @@ OpResult<ForkPlan> Manager::plan_fork(Instance& source, const ForkRequest& reque
     }
     // Only a Standby source (or a Running one, now in Standby) has a
     // snapshot: a Stopped instance never has one.
-    InstanceView now = view_of(source, _layout);
+    InstanceView now = view_of(source, _state.layout);
     plan.source = now.record;
     plan.copy_snapshot = plan.target != State::stopped && now.state == State::standby;
     // A fork of a fork that still links a template's memory links it too,
     // so it counts for that template.
-    if (plan.copy_snapshot && memory_is_link(_layout, source.id))
+    if (plan.copy_snapshot && memory_is_link(_state.layout, source.id))
         plan.template_id = plan.source.template_id;
     return plan;
 }
 
-OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& request,
+OpResult<ForkOutcome> Forks::fork(Instance& source, const ForkRequest& request,
                                        const std::optional<TemplateRecord>& from_template,
                                        const ForkProgress& progress) {
     // A taken name fails a single instance fork before its source is touched
     // (from_running would otherwise standby and restore it for nothing).
-    if (!from_template && request.names.size() == 1 && _registry.find(request.names[0]))
+    if (!from_template && request.names.size() == 1 && _state.registry.find(request.names[0]))
         return name_taken("name \"" + request.names[0] + "\" is already taken");
     bool restore_source = false;
     // The whole request is admitted, or none of it is made, before the
@@ -141,15 +115,15 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
     // or a fork's that still links it) cost less; forks to Stopped boot
     // fresh and cost their whole memory.
     bool to_stopped = request.target_state == State::stopped;
-    bool shares = !to_stopped && (from_template || memory_is_link(_layout, source.id));
-    auto admitted = TRY(admit(request.names.size(), view_of(source, _layout).record.memory_mib, shares));
-    ForkPlan plan = TRY(plan_fork(source, request, from_template, restore_source));
+    bool shares = !to_stopped && (from_template || memory_is_link(_state.layout, source.id));
+    auto admitted = TRY(_state.admit(request.names.size(), view_of(source, _state.layout).record.memory_mib, shares));
+    ForkPlan plan = TRY(make_plan(source, request, from_template, restore_source));
     ForkOutcome outcome =
-        fork_many(plan, request.names, request.concurrency.value_or(_config.fork_concurrency), progress);
+        fork_many(plan, request.names, request.concurrency.value_or(_state.config.fork_concurrency), progress);
     if (restore_source) {
         // Both sides are reported: the fork stays (it is whole) when only
         // the source's restore fails, and the source stays in Standby.
-        if (auto restored = do_restore(source); !restored) {
+        if (auto restored = _lifecycle.restore(source); !restored) {
             OpError e = restored.error();
             // Its snapshot is intact unless its VMM died (it is then Failed).
             e.message = "restore the source " + plan.source.name + " after forking" +
@@ -160,7 +134,7 @@ OpResult<ForkOutcome> Manager::do_fork(Instance& source, const ForkRequest& requ
     return outcome;
 }
 
-ForkOutcome Manager::fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency,
+ForkOutcome Forks::fork_many(const ForkPlan& plan, const std::vector<std::string>& names, int concurrency,
                                const ForkProgress& progress) {
     std::vector<std::optional<OpResult<InstanceView>>> results(names.size());
     run_parallel(names.size(), concurrency, [&](size_t i) {
@@ -183,7 +157,7 @@ ForkOutcome Manager::fork_many(const ForkPlan& plan, const std::vector<std::stri
     return outcome;
 }
 
-OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string& name) {
+OpResult<InstanceView> Forks::fork_one(const ForkPlan& plan, const std::string& name) {
     const InstanceRecord& source = plan.source;
     InstanceRecord record;
     record.id = new_id();
@@ -200,27 +174,27 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     record.source_instance_id = source.id;
     record.template_id = plan.template_id;
 
-    TRY(fork_fault(ForkStep::reserve_name, name));
-    TRY(_registry.reserve_name(name));
-    record.vsock_cid = _registry.reserve_cid();
+    TRY(fault(ForkStep::reserve_name, name));
+    TRY(_state.registry.reserve_name(name));
+    record.vsock_cid = _state.registry.reserve_cid();
     if (record.vsock_cid == 0) {
-        _registry.release_name(name);
+        _state.registry.release_name(name);
         return internal("no vsock CID is left");
     }
-    std::string staging = _layout.creating_dir(record.id);
+    std::string staging = _state.layout.creating_dir(record.id);
     bool counted = false;
     auto instance = std::make_shared<Instance>(record);
     // Every failure from here on removes the fork's directory and undoes the
     // count; the fork is only registered (visible) once it is complete.
     Defer cleanup([&] {
-        terminate_vmm(*instance, 0);
-        discard_fork_dir(record.id);
-        _registry.release_name(name);
-        _registry.release_cid(record.vsock_cid);
-        detach_network(record);
-        if (counted) (void)_templates.add_forks(record.template_id, -1);
+        _vmms.terminate(*instance, 0);
+        discard_dir(record.id);
+        _state.registry.release_name(name);
+        _state.registry.release_cid(record.vsock_cid);
+        _network.detach(record);
+        if (counted) (void)_state.templates.add_forks(record.template_id, -1);
     });
-    TRY(fork_fault(ForkStep::make_staging, name));
+    TRY(fault(ForkStep::make_staging, name));
     std::error_code ec;
     fs::create_directories(staging + "/logs", ec);
     if (ec) return internal("create " + staging + ": " + ec.message());
@@ -228,57 +202,57 @@ OpResult<InstanceView> Manager::fork_one(const ForkPlan& plan, const std::string
     if (!plan.copy_snapshot) options.skip_rel_paths.insert("snapshots");
     if (!plan.link_memory_to.empty()) options.skip_rel_paths.insert(kMemoryRel);
     options.skip_rel_paths.insert("disks"); // each fork gets its own below
-    TRY(fork_fault(ForkStep::copy_dir, name));
-    TRY(copy_instance_dir(_layout.instance_dir(source.id), staging, options));
+    TRY(fault(ForkStep::copy_dir, name));
+    TRY(copy_instance_dir(_state.layout.instance_dir(source.id), staging, options));
     // A template's forks share its disks as read-only bases; other forks copy them.
-    record.disks = TRY(fork_disks(source.disks, staging, _layout.instance_dir(record.id), !plan.template_id.empty()));
+    record.disks = TRY(fork_disks(source.disks, staging, _state.layout.instance_dir(record.id), !plan.template_id.empty()));
     {
         std::lock_guard lock(instance->mutex);
         instance->record.disks = record.disks;
     }
     if (!plan.link_memory_to.empty()) {
-        TRY(fork_fault(ForkStep::link_memory, name));
+        TRY(fault(ForkStep::link_memory, name));
         if (::symlink(plan.link_memory_to.c_str(), (staging + "/" + kMemoryRel).c_str()) != 0)
             return fail(Error::from_errno("link the template's memory file"));
     }
     // The fork's own NIC: its MAC, its address, its TAP.
     if (!source.bridge.empty()) {
-        TRY(attach_network(record, source.bridge));
+        TRY(_network.attach(record, source.bridge));
         std::lock_guard lock(instance->mutex);
         instance->record = record;
     }
-    TRY(fork_fault(ForkStep::write_record, name));
+    TRY(fault(ForkStep::write_record, name));
     TRY(save_record(staging + "/metadata.json", record));
     // The copy is durable before its name is: a crash after the publish
     // never leaves a fork whose files were still in the page cache.
-    TRY(fork_fault(ForkStep::sync_files, name));
+    TRY(fault(ForkStep::sync_files, name));
     TRY_CTX(sync_tree(staging), "sync the fork's files");
-    TRY(fork_fault(ForkStep::publish, name));
-    TRY(rename_durable(staging, _layout.instance_dir(record.id)));
+    TRY(fault(ForkStep::publish, name));
+    TRY(rename_durable(staging, _state.layout.instance_dir(record.id)));
     if (!record.template_id.empty()) {
         // Counted before the cleanup guard is released: a failure from here
         // on brings the count back down.
-        TRY(fork_fault(ForkStep::count, name));
-        TRY(_templates.add_forks(record.template_id, +1));
+        TRY(fault(ForkStep::count, name));
+        TRY(_state.templates.add_forks(record.template_id, +1));
         counted = true;
     }
     if (plan.target == State::running) {
-        TRY(fork_fault(ForkStep::boot, name));
+        TRY(fault(ForkStep::boot, name));
         if (plan.copy_snapshot)
-            TRY(do_restore(*instance));
+            TRY(_lifecycle.restore(*instance));
         else
-            TRY(do_start(*instance));
+            TRY(_lifecycle.start(*instance));
         // A restored fork shares its RNG state with every other fork of the
         // snapshot until it takes fresh entropy: it is not Running before.
         if (plan.copy_snapshot && record.agent) {
-            TRY(fork_fault(ForkStep::reseed, name));
-            TRY(give_fresh_entropy(*instance));
+            TRY(fault(ForkStep::reseed, name));
+            TRY(_agent.give_fresh_entropy(*instance));
         }
     }
-    TRY(fork_fault(ForkStep::register_fork, name));
-    _registry.insert(instance);
+    TRY(fault(ForkStep::register_fork, name));
+    _state.registry.insert(instance);
     cleanup.cancel();
-    return view_of(*instance, _layout);
+    return view_of(*instance, _state.layout);
 }
 
 } // namespace brood::manager

@@ -1,0 +1,124 @@
+#include "manager/vmm_cgroup.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/read_file.hpp"
+#include "common/unique_fd.hpp"
+
+namespace brood::manager {
+
+namespace {
+
+constexpr uint64_t kVmmOverheadBytes = 128ull << 20;
+constexpr uint64_t kSpareThreads = 16;
+
+// The path of broodd's cgroup in the hierarchy with `controller` ("" for
+// the v2 line "0::/path"), from /proc/self/cgroup.
+std::optional<std::string> own_path(const std::string& self, const std::string& controller) {
+    std::istringstream in(self);
+    for (std::string line; std::getline(in, line);) {
+        size_t a = line.find(':');
+        size_t b = a == std::string::npos ? a : line.find(':', a + 1);
+        if (b == std::string::npos) continue;
+        std::string controllers = line.substr(a + 1, b - a - 1);
+        std::string path = line.substr(b + 1);
+        if (path.empty() || path.front() != '/' || path.find("/..") != std::string::npos) continue;
+        if (controller.empty() ? controllers.empty() && line.compare(0, a, "0") == 0
+                               : ("," + controllers + ",").find("," + controller + ",") != std::string::npos)
+            return path == "/" ? "" : path;
+    }
+    return std::nullopt;
+}
+
+Result<void> write_text(const std::string& path, const std::string& text) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return fail_errno("open " + path);
+    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        return fail_errno(fmt::format("write {:?} to {}", text, path));
+    return {};
+}
+
+bool has_words(const std::string& text, std::initializer_list<const char*> words) {
+    std::istringstream in(text);
+    std::string all = " ";
+    for (std::string w; in >> w;) all += w + " ";
+    for (const char* w : words)
+        if (all.find(std::string(" ") + w + " ") == std::string::npos) return false;
+    return true;
+}
+
+Result<void> make_dir(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno("make cgroup " + dir);
+    return {};
+}
+
+// v2: the memory and pids controllers for the children of `parent`. The
+// kernel refuses (EBUSY) while `parent` itself holds processes, so broodd
+// first moves into a leaf of its own there.
+Result<void> enable_controllers(const std::string& parent) {
+    const std::string control = parent + "/cgroup.subtree_control";
+    if (has_words(read_file(control).value_or(""), {"memory", "pids"})) return {};
+    auto enabled = write_text(control, "+memory +pids");
+    if (enabled || enabled.error().errno_value() != EBUSY) return enabled;
+    TRY(make_dir(parent + "/broodd"));
+    TRY(write_text(parent + "/broodd/cgroup.procs", std::to_string(::getpid())));
+    return write_text(control, "+memory +pids");
+}
+
+} // namespace
+
+CgroupLimits vmm_limits(uint32_t memory_mib, uint32_t vcpus) {
+    return {(uint64_t{memory_mib} << 20) + kVmmOverheadBytes, uint64_t{vcpus} + kSpareThreads};
+}
+
+Result<VmmCgroups> VmmCgroups::setup(const std::string& root, const std::string& self) {
+    if (has_words(read_file(root + "/cgroup.controllers").value_or(""), {"memory", "pids"})) {
+        auto own = own_path(self, "");
+        if (!own) return fail("no cgroup v2 line in /proc/self/cgroup");
+        std::string parent = root + *own;
+        TRY_CTX(enable_controllers(parent), "cgroup v2");
+        return VmmCgroups(true, parent, parent);
+    }
+    auto memory = own_path(self, "memory");
+    auto pids = own_path(self, "pids");
+    bool mounted = ::access((root + "/memory/cgroup.procs").c_str(), W_OK) == 0 &&
+                   ::access((root + "/pids/cgroup.procs").c_str(), W_OK) == 0;
+    if (!memory || !pids || !mounted)
+        return fail(fmt::format("neither cgroup v2 with the memory and pids controllers at {0} nor writable cgroup "
+                                "v1 memory and pids hierarchies at {0}/memory and {0}/pids",
+                                root));
+    return VmmCgroups(false, root + "/memory" + *memory, root + "/pids" + *pids);
+}
+
+std::vector<std::string> VmmCgroups::dirs_of(const std::string& instance_id) const {
+    const std::string name = "/brood-vmm-" + instance_id;
+    if (_v2) return {_memory_parent + name};
+    return {_memory_parent + name, _pids_parent + name};
+}
+
+Result<std::vector<std::string>> VmmCgroups::prepare(const std::string& instance_id,
+                                                     const CgroupLimits& limits) const {
+    auto dirs = dirs_of(instance_id);
+    for (const auto& dir : dirs) TRY(make_dir(dir));
+    const std::string& memory_dir = dirs.front();
+    const std::string& pids_dir = dirs.back();
+    TRY(write_text(memory_dir + (_v2 ? "/memory.max" : "/memory.limit_in_bytes"), std::to_string(limits.memory_bytes)));
+    TRY(write_text(pids_dir + "/pids.max", std::to_string(limits.pids)));
+    std::vector<std::string> procs;
+    for (const auto& dir : dirs) procs.push_back(dir + "/cgroup.procs");
+    return procs;
+}
+
+void VmmCgroups::remove(const std::string& instance_id) const {
+    for (const auto& dir : dirs_of(instance_id)) ::rmdir(dir.c_str());
+}
+
+} // namespace brood::manager
