@@ -171,11 +171,11 @@ Result<void> unboxed_subject(Run& run, const std::string& dir) {
 void summary(const Run& run) {
     note("bench_fork: summary, medians over the runs (ms from the start of the fan-out; MiB; host = Pss plus the "
          "page cache of the files behind the forks, each page once)");
-    note("  {:<15} {:>4} {:>9} {:>9} {:>10} {:>10} {:>14}", "subject", "N", "p50", "p99", "all ready", "Pss/fork",
+    note("  {:<24} {:>4} {:>9} {:>9} {:>10} {:>10} {:>14}", "subject", "N", "p50", "p99", "all ready", "Pss/fork",
          "host/fork");
     for (const auto& [key, fig] : run.figures) {
         auto ready = summarize(fig.ready_ms);
-        note("  {:<15} {:>4} {:>9.1f} {:>9.1f} {:>10.1f} {:>10.2f} {:>14.1f}", key.first, key.second, ready.p50,
+        note("  {:<24} {:>4} {:>9.1f} {:>9.1f} {:>10.1f} {:>10.2f} {:>14.1f}", key.first, key.second, ready.p50,
              ready.p99, summarize(fig.all_ready_ms).p50, summarize(fig.pss_mib).p50,
              summarize(fig.host_per_fork_mib).p50);
     }

@@ -113,7 +113,12 @@ int run(const Options& o) {
     config.subnet = o.subnet;
     config.vmm_jail = o.vmm_jail == "on" || (o.vmm_jail == "auto" && ::geteuid() == 0);
     config.vmm_uid_base = o.vmm_uid_base;
+    if (o.vmm_cgroups == "on" && !config.vmm_jail) {
+        std::fprintf(stderr, "broodd: --vmm-cgroups on needs the box (--vmm-jail on, or auto as root)\n");
+        return 2;
+    }
     config.vmm_cgroups = o.vmm_cgroups == "on" || (o.vmm_cgroups == "auto" && config.vmm_jail);
+    config.vmm_cgroups_required = o.vmm_cgroups == "on";
     if (!o.crash_at.empty()) {
         auto point = manager::parse_crash_point(o.crash_at);
         if (!point) {

@@ -92,6 +92,11 @@ double number_or(const json& j, const char* key, double fallback) {
     auto it = j.find(key);
     return it != j.end() && it->is_number() ? it->get<double>() : fallback;
 }
+// A count or a status: an integer that fits, else `fallback`.
+int int_or(const json& j, const char* key, int fallback) {
+    double v = number_or(j, key, fallback);
+    return v >= -1e9 && v <= 1e9 ? static_cast<int>(v) : fallback;
+}
 
 // One line of a streamed fan-out (an object with a string "event"),
 // printed; `worst` and `done` follow the failures and the totals line.
@@ -109,10 +114,10 @@ void print_fork_line(Context& c, const json& line, int& worst, bool& done) {
         std::string what = event == "error" ? "fork " + text_or(line, "name", "?") + " failed: " : "";
         std::fprintf(stderr, "brood: %s%s (%s)\n", what.c_str(), text_or(line, "message", "").c_str(),
                      text_or(line, "code", "").c_str());
-        if (worst == kOk) worst = exit_code_for_status(static_cast<int>(number_or(line, "status", 500.0)));
+        if (worst == kOk) worst = exit_code_for_status(int_or(line, "status", 500));
     } else if (event == "done" && !c.json_output) {
-        std::printf("%d made, %d failed in %.1f ms\n", static_cast<int>(number_or(line, "made", 0.0)),
-                    static_cast<int>(number_or(line, "failed", 0.0)), number_or(line, "elapsed_ms", 0.0));
+        std::printf("%d made, %d failed in %.1f ms\n", int_or(line, "made", 0),
+                    int_or(line, "failed", 0), number_or(line, "elapsed_ms", 0.0));
     }
 }
 

@@ -122,7 +122,8 @@ Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_i
     std::optional<json> done;
     auto reply = TRY(fork_template_lines(template_id, std::move(request), [&](const json& line) {
         const std::string& event = line["event"].get_ref<const std::string&>();
-        if (event == "fork" && line.contains("instance")) answer.instances.push_back(line["instance"]);
+        if (event == "fork" && line.contains("instance") && line["instance"].is_object())
+            answer.instances.push_back(line["instance"]);
         else if (event == "error") answer.errors.push_back(line);
         else if (event == "done") done = line;
         if (on_line) on_line(line);
@@ -130,9 +131,17 @@ Result<ForkAnswer> Client::fork_template_streaming(const std::string& template_i
     if (!reply.ok())
         return fail(fmt::format("POST {}: HTTP {} {}: {}", path, reply.status, reply.error_code(), reply.error_message()));
     if (!done) return fail(fmt::format("POST {}: the answer ended before its \"done\" line", path));
-    if (done->contains("code") && answer.instances.empty())
-        return fail(fmt::format("POST {}: HTTP {} {}: {}", path, done->value("status", 0), done->value("code", ""),
-                                done->value("message", "")));
+    if (done->contains("code") && answer.instances.empty()) {
+        // Typed reads: a field of another type is shown as empty, never thrown on.
+        auto text = [&](const char* key) {
+            auto it = done->find(key);
+            return it != done->end() && it->is_string() ? it->get<std::string>() : std::string();
+        };
+        auto status = done->find("status");
+        return fail(fmt::format("POST {}: HTTP {} {}: {}", path,
+                                status != done->end() && status->is_number_integer() ? status->get<int64_t>() : 0,
+                                text("code"), text("message")));
+    }
     return answer;
 }
 

@@ -33,9 +33,12 @@ Result<std::unique_ptr<Manager>> Manager::open(ManagerConfig config) {
     if (!subnet) return fail(subnet.error());
     std::optional<VmmCgroups> cgroups;
     if (config.vmm_cgroups) {
-        auto found = VmmCgroups::setup(config.cgroup_root, read_file("/proc/self/cgroup").value_or(""));
+        auto found = VmmCgroups::setup(config.cgroup_root, read_file("/proc/self/cgroup").value_or(""),
+                                       daemon_group(config.data_dir));
         if (found)
             cgroups = std::move(*found);
+        else if (config.vmm_cgroups_required)
+            return fail(found.error().context("--vmm-cgroups on"));
         else
             spdlog::warn("VMMs run without cgroup limits: {}", found.error().message());
     }

@@ -41,8 +41,10 @@ struct ManagerConfig {
     uint32_t vmm_uid_base = 0;
     // A cgroup for each boxed VMM with memory and pids limits
     // (vmm_cgroup.hpp); without a usable cgroup file system the daemon
-    // says so and starts VMMs without limits.
+    // says so and starts VMMs without limits, or, when they are required,
+    // does not open.
     bool vmm_cgroups = false;
+    bool vmm_cgroups_required = false;
     std::string cgroup_root = "/sys/fs/cgroup";
     // Instances and guest memory the daemon takes on (admission.hpp); a
     // budget of 0 is MemTotal minus a reserve.

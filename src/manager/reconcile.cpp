@@ -83,10 +83,14 @@ Result<ReconcileReport> Reconciler::run() {
     for (const auto& [id, pid] : processes) {
         if (auto vmm = VmmProcess::adopt(pid); vmm && is_vmm_for(pid, _state.layout.control_socket(id))) {
             kill_and_wait(*vmm);
+            _vmms.remove_cgroups(id);
             ++_report.killed_strays;
             log_reconcile(id, "", "kill_stray_vmm", "none");
         }
     }
+    // Cgroups left by VMMs that are gone (a daemon killed between a VMM's
+    // death and their removal).
+    _vmms.sweep_cgroups();
     return _report;
 }
 
@@ -104,6 +108,7 @@ void Reconciler::reconcile_instance(const std::shared_ptr<Instance>& instance, p
 
     if (pending == PendingOp::remove) {
         if (vmm) kill_and_wait(vmm);
+        _vmms.remove_cgroups(id);
         if (!r.tap.empty()) (void)delete_tap(r.tap);
         std::error_code ec;
         fs::remove_all(_state.layout.instance_dir(id), ec);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <optional>
 #include <sstream>
 
@@ -61,16 +62,16 @@ Result<void> make_dir(const std::string& dir) {
 }
 
 // v2: the memory and pids controllers for the children of `parent`. The
-// kernel refuses (EBUSY) while `parent` itself holds processes, so broodd
-// first moves into a leaf of its own there.
+// kernel refuses (EBUSY) while `parent` itself holds processes.
 Result<void> enable_controllers(const std::string& parent) {
     const std::string control = parent + "/cgroup.subtree_control";
     if (has_words(read_file(control).value_or(""), {"memory", "pids"})) return {};
     auto enabled = write_text(control, "+memory +pids");
     if (enabled || enabled.error().errno_value() != EBUSY) return enabled;
-    TRY(make_dir(parent + "/broodd"));
-    TRY(write_text(parent + "/broodd/cgroup.procs", std::to_string(::getpid())));
-    return write_text(control, "+memory +pids");
+    return fail(fmt::format("{} holds processes, so its children cannot have the memory and pids controllers: run "
+                            "broodd in a leaf named broodd of a delegated cgroup (systemd: Delegate=yes and "
+                            "DelegateSubgroup=broodd)",
+                            parent));
 }
 
 } // namespace
@@ -79,13 +80,26 @@ CgroupLimits vmm_limits(uint32_t memory_mib, uint32_t vcpus) {
     return {(uint64_t{memory_mib} << 20) + kVmmOverheadBytes, uint64_t{vcpus} + kSpareThreads};
 }
 
-Result<VmmCgroups> VmmCgroups::setup(const std::string& root, const std::string& self) {
+std::string daemon_group(const std::string& data_dir) {
+    uint64_t hash = 1469598103934665603ull; // FNV-1a: the same name on every start
+    for (unsigned char c : data_dir) hash = (hash ^ c) * 1099511628211ull;
+    return fmt::format("brood-{:016x}", hash);
+}
+
+Result<VmmCgroups> VmmCgroups::setup(const std::string& root, const std::string& self, const std::string& group) {
     if (has_words(read_file(root + "/cgroup.controllers").value_or(""), {"memory", "pids"})) {
         auto own = own_path(self, "");
         if (!own) return fail("no cgroup v2 line in /proc/self/cgroup");
-        std::string parent = root + *own;
+        // In a leaf named broodd (systemd's DelegateSubgroup=broodd), the
+        // VMMs' cgroups are its siblings; else its children.
+        const std::string leaf = "/broodd";
+        bool in_leaf = own->size() > leaf.size() && own->compare(own->size() - leaf.size(), leaf.size(), leaf) == 0;
+        std::string parent = root + (in_leaf ? own->substr(0, own->size() - leaf.size()) : *own);
+        std::string dir = parent + "/" + group;
         TRY_CTX(enable_controllers(parent), "cgroup v2");
-        return VmmCgroups(true, parent, parent);
+        TRY_CTX(make_dir(dir), "cgroup v2");
+        TRY_CTX(enable_controllers(dir), "cgroup v2");
+        return VmmCgroups(true, dir, dir);
     }
     auto memory = own_path(self, "memory");
     auto pids = own_path(self, "pids");
@@ -95,7 +109,10 @@ Result<VmmCgroups> VmmCgroups::setup(const std::string& root, const std::string&
         return fail(fmt::format("neither cgroup v2 with the memory and pids controllers at {0} nor writable cgroup "
                                 "v1 memory and pids hierarchies at {0}/memory and {0}/pids",
                                 root));
-    return VmmCgroups(false, root + "/memory" + *memory, root + "/pids" + *pids);
+    VmmCgroups v1(false, root + "/memory" + *memory + "/" + group, root + "/pids" + *pids + "/" + group);
+    TRY_CTX(make_dir(v1._memory_parent), "cgroup v1");
+    TRY_CTX(make_dir(v1._pids_parent), "cgroup v1");
+    return v1;
 }
 
 std::vector<std::string> VmmCgroups::dirs_of(const std::string& instance_id) const {
@@ -119,6 +136,39 @@ Result<std::vector<std::string>> VmmCgroups::prepare(const std::string& instance
 
 void VmmCgroups::remove(const std::string& instance_id) const {
     for (const auto& dir : dirs_of(instance_id)) ::rmdir(dir.c_str());
+}
+
+void VmmCgroups::remove_group() const {
+    ::rmdir(_memory_parent.c_str());
+    if (!_v2) ::rmdir(_pids_parent.c_str());
+}
+
+int VmmCgroups::sweep(const std::function<bool(const std::string& instance_id)>& keep) const {
+    int removed = 0;
+    const std::string prefix = "brood-vmm-";
+    for (const auto& parent : {_memory_parent, _pids_parent}) {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+            std::string name = entry.path().filename().string();
+            if (name.rfind(prefix, 0) != 0 || keep(name.substr(prefix.size()))) continue;
+            if (::rmdir(entry.path().c_str()) == 0) ++removed;
+        }
+        if (_v2) break; // one parent
+    }
+    return removed;
+}
+
+void remove_daemon_cgroups(const std::string& data_dir, const std::string& root) {
+    std::error_code ec;
+    std::string dir = std::filesystem::weakly_canonical(data_dir, ec).string();
+    auto cgroups = VmmCgroups::setup(root, read_file("/proc/self/cgroup").value_or(""), daemon_group(ec ? data_dir : dir));
+    if (!cgroups) return;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        cgroups->sweep([](const std::string&) { return false; });
+        cgroups->remove_group();
+        if (!std::filesystem::exists(std::filesystem::path(cgroups->dirs_of("x").front()).parent_path(), ec)) return;
+        ::usleep(50'000);
+    }
 }
 
 } // namespace brood::manager

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,22 +23,39 @@ struct CgroupLimits {
 // threads) plus room.
 CgroupLimits vmm_limits(uint32_t memory_mib, uint32_t vcpus);
 
+// "brood-" and a hash of the data directory: the same on every start.
+std::string daemon_group(const std::string& data_dir);
+
+// Removes every cgroup the daemon of `data_dir` made, once its VMMs are
+// killed (tests and benchmarks, whose daemons do not start again to sweep
+// them); waits up to a second for VMMs still exiting.
+void remove_daemon_cgroups(const std::string& data_dir, const std::string& root = "/sys/fs/cgroup");
+
 class VmmCgroups final {
 public:
-    // Where broodd makes its VMMs' cgroups. `root` is the cgroup file
-    // system (/sys/fs/cgroup); `self` the text of /proc/self/cgroup, which
-    // names broodd's own cgroups. v2 when `root` is a unified hierarchy
-    // offering the memory and pids controllers: they are enabled for the
-    // children of broodd's cgroup, into a leaf of its own that broodd moves
-    // into first if it must. Else v1, with the memory and pids hierarchies
-    // mounted under `root`. The error says why neither can be used.
-    static Result<VmmCgroups> setup(const std::string& root, const std::string& self);
+    // Where broodd makes its VMMs' cgroups: in a cgroup `group` of this
+    // daemon's (daemon_group()), so that daemons of other data directories
+    // never touch them. `root` is the cgroup file system (/sys/fs/cgroup);
+    // `self` the text of /proc/self/cgroup, which names broodd's own
+    // cgroups. v2 when `root` is a unified hierarchy offering the memory
+    // and pids controllers: `group` is a child of broodd's cgroup, or a
+    // sibling when broodd is in a leaf named broodd (systemd's
+    // DelegateSubgroup=broodd), and the controllers are enabled down to the
+    // VMMs' cgroups. Else v1, with the memory and pids hierarchies mounted
+    // under `root`. The error says why neither can be used.
+    static Result<VmmCgroups> setup(const std::string& root, const std::string& self, const std::string& group);
 
     // Makes (or reuses) the instance's cgroups with `limits`; answers the
     // cgroup.procs files the VMM must join.
     Result<std::vector<std::string>> prepare(const std::string& instance_id, const CgroupLimits& limits) const;
     // Removes the instance's cgroups; one that still holds a process stays.
     void remove(const std::string& instance_id) const;
+    // At daemon start: removes the VMM cgroups of instances not to `keep`
+    // (gone, or without a live VMM); how many went.
+    int sweep(const std::function<bool(const std::string& instance_id)>& keep) const;
+    // The daemon's group, once no VMM cgroup is left in it (at daemon exit;
+    // a group that still has some stays).
+    void remove_group() const;
     // The instance's cgroup directories: one on v2, two on v1.
     std::vector<std::string> dirs_of(const std::string& instance_id) const;
     bool v2() const { return _v2; }

@@ -35,7 +35,10 @@ VmmKeeper::VmmKeeper(DaemonState& state, std::optional<VmmCgroups> cgroups)
       _cgroups(std::move(cgroups)),
       _supervisor([this](const std::string& id, const std::shared_ptr<VmmProcess>& vmm) { on_exit(id, vmm); }) {}
 
-VmmKeeper::~VmmKeeper() { _supervisor.stop(); }
+VmmKeeper::~VmmKeeper() {
+    _supervisor.stop();
+    if (_cgroups) _cgroups->remove_group();
+}
 
 OpResult<void> VmmKeeper::spawn(Instance& instance, std::vector<std::string> args, const std::string& op,
                                 std::optional<Backend> backend) {
@@ -55,7 +58,12 @@ OpResult<void> VmmKeeper::spawn(Instance& instance, std::vector<std::string> arg
         auto procs = _cgroups->prepare(instance.id, vmm_limits(record.memory_mib, record.vcpus));
         if (!procs) {
             remove_cgroups(instance.id);
-            return fail(procs.error().context(op + " " + record.name + ": its cgroup"));
+            Error e = procs.error().context(op + " " + record.name + ": its cgroup");
+            (void)_state.update_record(instance, [&](InstanceRecord& r) {
+                r.pending_op = PendingOp::none;
+                r.last_exit = ExitInfo{std::nullopt, std::nullopt, op + " failed: " + e.message(), now_rfc3339()};
+            });
+            return fail(std::move(e));
         }
         for (const auto& file : *procs) args.insert(args.end(), {"--jail-cgroup", file});
     }
@@ -171,12 +179,14 @@ void VmmKeeper::record_exit(Instance& instance, const std::shared_ptr<VmmProcess
         // are never used.
         if (next.state == State::stopped) released = std::exchange(next.template_id, "");
         log_vmm_exit(next.name, vmm->pid(), std::string(to_string(next.state)), next.last_exit->reason);
+        // Before the new state is seen: a start that follows must not find
+        // (or lose) the dead VMM's sockets and cgroups.
+        remove_sockets(id);
+        remove_cgroups(id);
         if (!save_record(_state.layout.metadata(id), next)) return;
         instance.record = std::move(next);
     }
     if (!released.empty()) (void)_state.templates.add_forks(released, -1);
-    remove_sockets(id);
-    remove_cgroups(id);
 }
 
 OpError VmmKeeper::died_during(Instance& instance, const std::shared_ptr<VmmProcess>& vmm,
@@ -209,6 +219,16 @@ void VmmKeeper::remove_sockets(const std::string& id) const {
 
 void VmmKeeper::remove_cgroups(const std::string& id) const {
     if (_cgroups) _cgroups->remove(id);
+}
+
+void VmmKeeper::sweep_cgroups() const {
+    if (!_cgroups) return;
+    _cgroups->sweep([&](const std::string& id) {
+        auto instance = _state.registry.find(id);
+        if (!instance) return false;
+        std::lock_guard lock(instance->mutex);
+        return instance->vmm != nullptr;
+    });
 }
 
 } // namespace brood::manager

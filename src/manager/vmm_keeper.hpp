@@ -49,6 +49,8 @@ public:
     void remove_sockets(const std::string& id) const;
     // Removes the cgroups of an instance whose VMM is gone.
     void remove_cgroups(const std::string& id) const;
+    // At daemon start: removes every VMM cgroup but those of instances with a live VMM.
+    void sweep_cgroups() const;
     VmmJail jail() const { return {_state.config.vmm_jail, _state.config.vmm_uid_base}; }
 
 private:

@@ -1,8 +1,9 @@
 #include "manager/vmm_process.hpp"
 
 #include <fcntl.h>
-#include <linux/sched.h>
+#include <linux/close_range.h>
 #include <pthread.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,6 +14,9 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
 
 #include "common/read_file.hpp"
 
@@ -49,16 +53,46 @@ public:
     posix_spawnattr_t attr{};
 };
 
-// The child of clone_and_exec(): what posix_spawn does for the other path,
-// with async-signal-safe calls only (broodd has threads).
-[[noreturn]] void exec_child(const char* binary, char* const argv[], char* const envp[], const char* log_path,
-                             int ready_fd, int child_ready_fd) {
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    int log_fd = ::open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (null_fd < 0 || log_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(1, 2) < 0 ||
-        ::dup2(ready_fd, child_ready_fd) < 0)
-        ::_exit(127);
-    ::close_range(static_cast<unsigned>(child_ready_fd) + 1, ~0U, 0);
+// What the child of clone_into_pid_namespace() needs, all prepared before
+// the clone: it may only make async-signal-safe calls (broodd has threads).
+struct ChildSetup {
+    const char* binary;
+    char* const* argv;
+    char* const* envp;
+    const char* log_path;
+    int ready_fd;
+    int child_ready_fd;
+    int error_fd; // the child writes {step, errno} here when it fails; closed by its exec
+};
+
+// Where the child of clone_into_pid_namespace() failed.
+constexpr std::array<const char*, 4> kChildSteps{"open /dev/null or its log", "set up its fds",
+                                                 "mark broodd's fds close-on-exec", "exec"};
+
+[[noreturn]] void child_failed(const ChildSetup& setup, int step) {
+    const int report[2] = {step, errno};
+    (void)!::write(setup.error_fd, report, sizeof report);
+    ::_exit(127);
+}
+
+// `fd` at `target`, kept across the exec (dup2 keeps the flags of an fd
+// that is already there).
+bool put_at(int fd, int target) {
+    if (fd == target) return ::fcntl(target, F_SETFD, 0) == 0;
+    return ::dup2(fd, target) == target;
+}
+
+// The child: what posix_spawn does for the other path, then exec.
+int exec_child(void* arg) {
+    const auto& setup = *static_cast<const ChildSetup*>(arg);
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int log_fd = ::open(setup.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (null_fd < 0 || log_fd < 0) child_failed(setup, 0);
+    if (!put_at(null_fd, 0) || !put_at(log_fd, 1) || !put_at(1, 2) || !put_at(setup.ready_fd, setup.child_ready_fd))
+        child_failed(setup, 1);
+    // Closed at the exec, not now: the error pipe must stay open until then.
+    if (::close_range(static_cast<unsigned>(setup.child_ready_fd) + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+        child_failed(setup, 2);
     ::setsid();
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -66,34 +100,46 @@ public:
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(binary, argv, envp);
-    static constexpr char kFailed[] = "brood: cannot exec the VMM\n";
-    (void)!::write(2, kFailed, sizeof kFailed - 1);
-    ::_exit(127);
+    ::execve(setup.binary, setup.argv, setup.envp);
+    child_failed(setup, 3);
 }
 
-// clone3() with CLONE_NEWPID: the child is PID 1 of a new PID namespace
-// and execs `binary`. Its pid (in ours) and a pidfd.
+// clone() with CLONE_NEWPID: the child is PID 1 of a new PID namespace and
+// execs `binary`. Its pid (in ours) and a pidfd. clone(), not clone3():
+// seccomp filters (systemd's RestrictNamespaces=) can read clone()'s flags
+// and let CLONE_NEWPID through; clone3() they refuse outright. CLONE_VM and
+// CLONE_VFORK as posix_spawn: nothing is copied, and this returns only once
+// the child has exec'd or failed, so that whoever finds the process finds
+// the VMM.
 Result<std::pair<pid_t, UniqueFd>> clone_into_pid_namespace(const char* binary, char* const argv[],
                                                            char* const envp[], const char* log_path, int ready_fd,
                                                            int child_ready_fd) {
+    int error_pipe[2];
+    if (::pipe2(error_pipe, O_CLOEXEC) != 0) return fail_errno("pipe2");
+    UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
+    ChildSetup setup{binary, argv, envp, log_path, ready_fd, child_ready_fd, error_write.get()};
+    constexpr size_t kStackSize = 64 * 1024;
+    auto stack = std::make_unique<char[]>(kStackSize);
     int pidfd = -1;
-    clone_args args{};
-    // CLONE_VFORK: back here only once the child has exec'd (or died), as
-    // with posix_spawn, so that whoever finds the process finds the VMM.
-    args.flags = CLONE_PIDFD | CLONE_VFORK | CLONE_NEWPID;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
     // No handler of broodd's runs in the child before it resets them all.
     sigset_t all, before;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &before);
-    long pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid == 0) exec_child(binary, argv, envp, log_path, ready_fd, child_ready_fd);
+    int pid = ::clone(exec_child, stack.get() + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_PIDFD | SIGCHLD,
+                      &setup, &pidfd);
     int clone_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    if (pid < 0) return fail(Error::from_errno("clone3 the VMM into a new PID namespace", clone_errno));
-    return std::pair{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+    if (pid < 0) return fail(Error::from_errno("clone the VMM into a new PID namespace", clone_errno));
+    UniqueFd owned_pidfd(pidfd);
+    error_write.reset();
+    int report[2] = {0, 0};
+    ssize_t n;
+    do n = ::read(error_read.get(), report, sizeof report);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof report)) return std::pair{static_cast<pid_t>(pid), std::move(owned_pidfd)};
+    ::waitpid(pid, nullptr, 0);
+    const char* step = report[0] >= 0 && report[0] < static_cast<int>(kChildSteps.size()) ? kChildSteps[report[0]] : "?";
+    return fail(Error::from_errno(fmt::format("start {}: {}", binary, step), report[1]));
 }
 
 // Reads the ready pipe until "ready\n", EOF or the deadline.

@@ -78,6 +78,7 @@ Daemon::~Daemon() {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0); // reaps the VMMs of an in-process daemon (ECHILD for others)
     }
+    if (::geteuid() == 0) brood::manager::remove_daemon_cgroups(_dir + "/data");
     std::error_code ec;
     if (::testing::Test::HasFailure() && std::getenv("BROOD_KEEP_FAILED")) return;
     fs::remove_all(_dir, ec);

@@ -46,41 +46,59 @@ TEST_F(FakeCgroupFs, OnV1TheCgroupsAreMadeBelowBrooddsOwnInBothHierarchies) {
     write(root / "memory/cgroup.procs", "");
     write(root / "memory/outer/inner/cgroup.procs", ""); // broodd's own
     write(root / "pids/cgroup.procs", "");
-    auto cgroups = VmmCgroups::setup(root.string(), "8:pids:/\n4:memory:/outer/inner\n0::/\n");
+    auto cgroups = VmmCgroups::setup(root.string(), "8:pids:/\n4:memory:/outer/inner\n0::/\n", "brood-d");
     ASSERT_TRUE(cgroups) << cgroups.error().message();
     EXPECT_FALSE(cgroups->v2());
     auto procs = cgroups->prepare("abc", {256ull << 20, 20});
     ASSERT_TRUE(procs) << procs.error().message();
-    const fs::path memory = root / "memory/outer/inner/brood-vmm-abc", pids = root / "pids/brood-vmm-abc";
+    const fs::path memory = root / "memory/outer/inner/brood-d/brood-vmm-abc", pids = root / "pids/brood-d/brood-vmm-abc";
     EXPECT_EQ(*procs, (std::vector<std::string>{(memory / "cgroup.procs").string(), (pids / "cgroup.procs").string()}));
     EXPECT_EQ(read(memory / "memory.limit_in_bytes"), std::to_string(256ull << 20));
     EXPECT_EQ(read(pids / "pids.max"), "20");
 }
 
-TEST_F(FakeCgroupFs, OnV2TheControllersAreEnabledForBrooddsChildren) {
+TEST_F(FakeCgroupFs, OnV2InALeafNamedBrooddTheCgroupsAreItsSiblings) {
     write(root / "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma\n");
     write(root / "system.slice/broodd.service/cgroup.subtree_control", "");
-    auto cgroups = VmmCgroups::setup(root.string(), "0::/system.slice/broodd.service\n");
+    auto cgroups = VmmCgroups::setup(root.string(), "0::/system.slice/broodd.service/broodd\n", "brood-d");
     ASSERT_TRUE(cgroups) << cgroups.error().message();
     EXPECT_TRUE(cgroups->v2());
     EXPECT_EQ(read(root / "system.slice/broodd.service/cgroup.subtree_control"), "+memory +pids");
+    EXPECT_EQ(read(root / "system.slice/broodd.service/brood-d/cgroup.subtree_control"), "+memory +pids");
     auto procs = cgroups->prepare("abc", {1ull << 30, 9});
     ASSERT_TRUE(procs) << procs.error().message();
-    const fs::path dir = root / "system.slice/broodd.service/brood-vmm-abc";
+    const fs::path dir = root / "system.slice/broodd.service/brood-d/brood-vmm-abc";
     EXPECT_EQ(*procs, std::vector<std::string>{(dir / "cgroup.procs").string()});
     EXPECT_EQ(read(dir / "memory.max"), std::to_string(1ull << 30));
     EXPECT_EQ(read(dir / "pids.max"), "9");
+    // At daemon start, cgroups of VMMs that are gone are swept; kept ones stay.
+    fs::create_directories(root / "system.slice/broodd.service/brood-d/brood-vmm-gone");
+    fs::create_directories(root / "system.slice/broodd.service/brood-d/unrelated");
+    fs::remove(dir / "memory.max");
+    fs::remove(dir / "pids.max");
+    EXPECT_EQ(cgroups->sweep([](const std::string& id) { return id == "abc"; }), 1);
+    EXPECT_FALSE(fs::exists(root / "system.slice/broodd.service/brood-d/brood-vmm-gone"));
+    EXPECT_TRUE(fs::exists(dir));
+    EXPECT_TRUE(fs::exists(root / "system.slice/broodd.service/brood-d/unrelated"));
+}
+
+TEST_F(FakeCgroupFs, OnV2OutsideALeafTheCgroupsAreItsChildren) {
+    write(root / "cgroup.controllers", "memory pids\n");
+    write(root / "user.slice/cgroup.subtree_control", "memory pids\n");
+    auto cgroups = VmmCgroups::setup(root.string(), "0::/user.slice\n", "brood-d");
+    ASSERT_TRUE(cgroups) << cgroups.error().message();
+    EXPECT_EQ(cgroups->dirs_of("x"), std::vector<std::string>{(root / "user.slice/brood-d/brood-vmm-x").string()});
 }
 
 TEST_F(FakeCgroupFs, WithoutEitherTheReasonIsSaid) {
     write(root / "cgroup.controllers", "cpu io\n"); // v2 without memory and pids, and no v1
-    auto cgroups = VmmCgroups::setup(root.string(), "0::/\n");
+    auto cgroups = VmmCgroups::setup(root.string(), "0::/\n", "brood-d");
     ASSERT_FALSE(cgroups);
     EXPECT_NE(cgroups.error().message().find("neither cgroup v2"), std::string::npos) << cgroups.error().message();
     // A forged /proc/self/cgroup path cannot climb out of the hierarchy.
     write(root / "memory/cgroup.procs", "");
     write(root / "pids/cgroup.procs", "");
-    EXPECT_FALSE(VmmCgroups::setup(root.string(), "4:memory:/../../etc\n8:pids:/\n"));
+    EXPECT_FALSE(VmmCgroups::setup(root.string(), "4:memory:/../../etc\n8:pids:/\n", "brood-d"));
 }
 
 // The real cgroup file system (root, with cgroup v2 or v1's memory and
@@ -88,7 +106,8 @@ TEST_F(FakeCgroupFs, WithoutEitherTheReasonIsSaid) {
 // has gone.
 TEST(VmmCgroupsOnThisHost, TheyAreMadeJoinedAndRemovedAfter) {
     if (::geteuid() != 0) GTEST_SKIP() << "making cgroups needs root";
-    auto cgroups = VmmCgroups::setup("/sys/fs/cgroup", brood::read_file("/proc/self/cgroup").value_or(""));
+    const std::string group = daemon_group("/tmp/brood-cgroup-test-" + std::to_string(::getpid()));
+    auto cgroups = VmmCgroups::setup("/sys/fs/cgroup", brood::read_file("/proc/self/cgroup").value_or(""), group);
     ASSERT_TRUE(cgroups) << "this machine has writable cgroups as root: " << cgroups.error().message();
     const std::string id = "test-" + std::to_string(::getpid());
     auto procs = cgroups->prepare(id, vmm_limits(64, 1));
@@ -111,4 +130,12 @@ TEST(VmmCgroupsOnThisHost, TheyAreMadeJoinedAndRemovedAfter) {
     fs::remove(log);
     cgroups->remove(id);
     for (const auto& dir : cgroups->dirs_of(id)) EXPECT_FALSE(fs::exists(dir)) << dir;
+    cgroups->remove_group();
+    for (const auto& dir : cgroups->dirs_of(id)) EXPECT_FALSE(fs::exists(fs::path(dir).parent_path())) << dir;
+}
+
+TEST(DaemonGroup, StableAndDifferentPerDataDirectory) {
+    EXPECT_EQ(daemon_group("/var/lib/brood"), daemon_group("/var/lib/brood"));
+    EXPECT_NE(daemon_group("/var/lib/brood"), daemon_group("/var/lib/brood2"));
+    EXPECT_EQ(daemon_group("/var/lib/brood").rfind("brood-", 0), 0u);
 }
