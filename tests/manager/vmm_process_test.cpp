@@ -69,6 +69,17 @@ TEST(VmmProcess, InItsOwnPidNamespaceItIsPidOne) {
     EXPECT_NE(ns_line, std::filesystem::read_symlink("/proc/self/ns/pid").string());
 }
 
+// A child that cannot exec in its PID namespace says which step failed, and why.
+TEST(VmmProcess, InItsOwnPidNamespaceAMissingBinaryIsReportedWithItsErrno) {
+    if (::geteuid() != 0) GTEST_SKIP() << "a PID namespace needs CAP_SYS_ADMIN";
+    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm-missing.log", 1'000, true};
+    auto vmm = VmmProcess::spawn(spec);
+    ASSERT_FALSE(vmm);
+    EXPECT_EQ(vmm.error().errno_value(), ENOENT) << vmm.error().message();
+    EXPECT_NE(vmm.error().message().find("exec"), std::string::npos) << vmm.error().message();
+    std::filesystem::remove(spec.log_path);
+}
+
 TEST(VmmProcess, MissingBinaryFails) {
     SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm.log", 1'000, false};
     EXPECT_FALSE(VmmProcess::spawn(spec));
