@@ -94,6 +94,14 @@ BROOD_VFORK_CHILD bool put_at(int fd, int target) {
     return sys(SYS_dup3, fd, target, 0) == target;
 }
 
+// TSan takes every clone() for a fork and resets its own state in the
+// child, which with CLONE_VM is the parent's: its builds copy the memory.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kShareMemory = 0;
+#else
+constexpr int kShareMemory = CLONE_VM;
+#endif
+
 // The kernel's struct sigaction on x86-64 (glibc's differs).
 struct KernelSigaction {
     unsigned long handler;
@@ -146,7 +154,7 @@ Result<std::pair<pid_t, UniqueFd>> clone_into_pid_namespace(const char* binary, 
     sigset_t all, before;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &before);
-    int pid = ::clone(exec_child, stack.get() + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_PIDFD | SIGCHLD,
+    int pid = ::clone(exec_child, stack.get() + kStackSize, kShareMemory | CLONE_VFORK | CLONE_NEWPID | CLONE_PIDFD | SIGCHLD,
                       &setup, &pidfd);
     int clone_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
