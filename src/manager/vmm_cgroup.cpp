@@ -20,6 +20,7 @@ namespace {
 
 constexpr uint64_t kVmmOverheadBytes = 128ull << 20;
 constexpr uint64_t kSpareThreads = 16;
+constexpr char kVmmPrefix[] = "brood-vmm-";
 
 // The path of broodd's cgroup in the hierarchy with `controller` ("" for
 // the v2 line "0::/path"), from /proc/self/cgroup.
@@ -116,9 +117,9 @@ Result<VmmCgroups> VmmCgroups::setup(const std::string& root, const std::string&
 }
 
 std::vector<std::string> VmmCgroups::dirs_of(const std::string& instance_id) const {
-    const std::string name = "/brood-vmm-" + instance_id;
-    if (_v2) return {_memory_parent + name};
-    return {_memory_parent + name, _pids_parent + name};
+    std::vector<std::string> dirs;
+    for (const auto& group : group_dirs()) dirs.push_back(group + "/" + kVmmPrefix + instance_id);
+    return dirs;
 }
 
 Result<std::vector<std::string>> VmmCgroups::prepare(const std::string& instance_id,
@@ -138,22 +139,25 @@ void VmmCgroups::remove(const std::string& instance_id) const {
     for (const auto& dir : dirs_of(instance_id)) ::rmdir(dir.c_str());
 }
 
+std::vector<std::string> VmmCgroups::group_dirs() const {
+    if (_v2) return {_memory_parent};
+    return {_memory_parent, _pids_parent};
+}
+
 void VmmCgroups::remove_group() const {
-    ::rmdir(_memory_parent.c_str());
-    if (!_v2) ::rmdir(_pids_parent.c_str());
+    for (const auto& group : group_dirs()) ::rmdir(group.c_str());
 }
 
 int VmmCgroups::sweep(const std::function<bool(const std::string& instance_id)>& keep) const {
     int removed = 0;
-    const std::string prefix = "brood-vmm-";
-    for (const auto& parent : {_memory_parent, _pids_parent}) {
+    const std::string prefix = kVmmPrefix;
+    for (const auto& group : group_dirs()) {
         std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+        for (const auto& entry : std::filesystem::directory_iterator(group, ec)) {
             std::string name = entry.path().filename().string();
             if (name.rfind(prefix, 0) != 0 || keep(name.substr(prefix.size()))) continue;
             if (::rmdir(entry.path().c_str()) == 0) ++removed;
         }
-        if (_v2) break; // one parent
     }
     return removed;
 }
@@ -166,7 +170,7 @@ void remove_daemon_cgroups(const std::string& data_dir, const std::string& root)
     for (int attempt = 0; attempt < 20; ++attempt) {
         cgroups->sweep([](const std::string&) { return false; });
         cgroups->remove_group();
-        if (!std::filesystem::exists(std::filesystem::path(cgroups->dirs_of("x").front()).parent_path(), ec)) return;
+        if (!std::filesystem::exists(cgroups->group_dirs().front(), ec)) return;
         ::usleep(50'000);
     }
 }

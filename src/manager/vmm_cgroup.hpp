@@ -56,6 +56,8 @@ public:
     // The daemon's group, once no VMM cgroup is left in it (at daemon exit;
     // a group that still has some stays).
     void remove_group() const;
+    // The daemon's group: one directory on v2, one per hierarchy on v1.
+    std::vector<std::string> group_dirs() const;
     // The instance's cgroup directories: one on v2, two on v1.
     std::vector<std::string> dirs_of(const std::string& instance_id) const;
     bool v2() const { return _v2; }
