@@ -3,8 +3,8 @@
 //   brood-template  POST /templates/{id}/fork with count N: forks map the template's memory file
 //   brood-template-unboxed  the same from a broodd with --vmm-jail off (as root): the box's cost
 //   brood-copy      N x POST /instances/{source}/fork: each fork copies the memory file
-//   qemu            N x QEMU 7.2 `-incoming` restores of one migration file (plain)
-//   qemu-template   N x QEMU 7.2 clones of a shared memory file (x-ignore-shared): its best
+//   qemu            N x QEMU `-incoming` restores of one migration file (plain)
+//   qemu-template   N x QEMU clones of a shared memory file (x-ignore-shared): its best
 // For each: every fork's latency from the start of the fan-out to its `pong`,
 // the time until all N answered, and what the forks cost the host in memory
 // while idle. Prints one JSON object per line (docs/benchmarks.md).

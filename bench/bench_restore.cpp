@@ -1,5 +1,5 @@
 // bench_restore: snapshot and restore, brood-vmm (backends copy and file) vs
-// QEMU 7.2, plain (migration to a file) and at its best (clones of a shared
+// QEMU, plain (migration to a file) and at its best (clones of a shared
 // memory file, x-ignore-shared), for several guest sizes with the same
 // amount of memory touched; then what many VMs restored at once cost the host.
 #include <unistd.h>

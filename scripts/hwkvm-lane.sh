@@ -38,10 +38,9 @@ fi
 ARGS=("$@")
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT/result" "$OUT"/l1-serial*.log "$OUT/stalls.log" "$OUT/reboots.log"
-: "${BROOD_LANE_TIMEOUT:=1380}"     # seconds for all of L1's boots together
+: "${BROOD_LANE_TIMEOUT:=900}"      # seconds for all of L1's boots together
 : "${BROOD_LANE_MEMORY_MIB:=4096}"
 : "${BROOD_LANE_SUITE_TIMEOUT:=240}" # seconds for one suite inside L1, before it counts as hung
-: "${BROOD_LANE_STALL:=60}"          # seconds without a tick from L1 before the watchdog acts
 : "${BROOD_LANE_BOOTS:=5}"           # boots of L1 at most, when L1 dies (or sickens) before its suites are done
 
 QEMU=$(command -v qemu-system-x86_64 || true)
@@ -50,6 +49,14 @@ if [ -z "$QEMU" ]; then
   cat "$OUT/result"
   exit 0
 fi
+
+# QEMU before 10 (bookworm's 7.2) wedged or corrupted L1 in about every
+# second boot; scripts/install-deps.sh installs 10 from bookworm-backports.
+QEMU_VERSION=$("$QEMU" --version | sed -n '1s/^QEMU emulator version \([0-9.]*\).*/\1/p')
+case $QEMU_VERSION in
+  [1-9][0-9].*) ;;
+  *) say "warning: QEMU ${QEMU_VERSION:-of unknown version} is older than 10: expect L1 to fail often (run scripts/install-deps.sh)" ;;
+esac
 
 for f in vmlinuz vmlinux initrd.cpio.gz modules/load-order; do
   [ -s "$ASSETS/$f" ] || die "$ASSETS/$f is missing: run 'make assets'"
@@ -204,36 +211,9 @@ say "packing L1's initramfs ($(du -sm "$ROOT" | cut -f1) MiB)"
   die "cpio failed"
 rm -rf "$ROOT"
 
-# QEMU's monitor, on two FIFOs, for the stall watchdog below.
+# QEMU's monitor, on two FIFOs, for the watchdog (scripts/lane-watchdog.sh).
 MON=$OUT/monitor
-# L1 prints a tick every 10 s. When the ticks stop, L1 is stuck (seen now and
-# then with QEMU's nested SVM: both vCPUs spin and L1's own timers never
-# fire). The watchdog records the vCPUs' registers and sends L1 an NMI,
-# which makes QEMU leave the L2 guest and often lets L1 carry on. If no tick
-# follows within another BROOD_LANE_STALL seconds, it ends QEMU: the lane
-# then boots L1 again for the suites left.
-watchdog() {
-  local log=$1 last=-1 quiet=0 ticks kicked=0
-  while kill -0 "$qemu_pid" 2>/dev/null; do
-    sleep 5
-    ticks=$(grep -c '^lane: tick' "$log" 2>/dev/null)
-    if [ "$ticks" != "$last" ]; then last=$ticks quiet=0 kicked=0; continue; fi
-    [ "$ticks" -gt 0 ] || continue
-    quiet=$((quiet + 5))
-    [ "$quiet" -ge "$BROOD_LANE_STALL" ] || continue
-    quiet=0
-    if [ "$kicked" = 0 ]; then
-      kicked=1
-      say "L1 printed no tick for ${BROOD_LANE_STALL}s: recording its vCPUs and sending it an NMI"
-      echo "boot $boot: L1 stalled at $(date +%T); registers in monitor.log; NMI sent" >>"$OUT/stalls.log"
-      printf 'info cpus\ninfo registers -a\nnmi\n' >"$MON.in"
-    else
-      say "L1 printed no tick after the NMI either: ending this boot"
-      echo "boot $boot: L1 still stalled at $(date +%T); QEMU ended" >>"$OUT/stalls.log"
-      kill "$qemu_pid" 2>/dev/null
-    fi
-  done
-}
+. "$(dirname "$0")/lane-watchdog.sh"
 
 # One boot of L1 with the given plan; its serial output goes to $1.
 # L1 runs without transparent huge pages: with them, khugepaged in L1 keeps
@@ -261,7 +241,7 @@ boot_l1() {
     -append "console=ttyS0 panic=-1 quiet mitigations=off audit=1 transparent_hugepage=never" \
     -monitor "pipe:$MON" -serial "file:$log" </dev/null >>"$OUT/qemu.log" 2>&1 &
   qemu_pid=$!
-  watchdog "$log" &
+  lane_watchdog "$log" "$qemu_pid" "$MON.in" "$OUT/stalls.log" "$boot" &
   local watchdog_pid=$!
   wait "$qemu_pid"
   qemu_rc=$?
@@ -278,7 +258,7 @@ boot=1
 set +e
 while :; do
   left=$(( BROOD_LANE_TIMEOUT - ($(date +%s) - start) ))
-  say "booting L1 (boot $boot): QEMU TCG, AMD SVM + NPT, 2 vCPUs, ${BROOD_LANE_MEMORY_MIB} MiB; $MODE $(
+  say "booting L1 (boot $boot): QEMU $QEMU_VERSION TCG, AMD SVM + NPT, 2 vCPUs, ${BROOD_LANE_MEMORY_MIB} MiB; $MODE $(
     [ "$MODE" = tests ] && cut -d' ' -f1 "$OUT/plan.left" | paste -sd' ' || echo "${ARGS[*]}") (log: $OUT/l1-serial.log)"
   boot_log=$OUT/l1-serial.boot$boot.log
   boot_l1 "$boot_log" "$left"

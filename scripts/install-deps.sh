@@ -11,17 +11,45 @@ packages=(
   qemu-system-x86 procps iproute2 python3
 )
 
+# QEMU comes from Debian's backports, version 10 or later: the hardware-KVM
+# lane runs L1 under QEMU's emulated SVM, and bookworm's QEMU 7.2 wedged or
+# corrupted L1 in about every second boot (docs/linux-guests.md).
+qemu_min=1:10.0
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+
+qemu_is_current() {
+  local v
+  v=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null) || return 1
+  dpkg --compare-versions "$v" ge "$qemu_min"
+}
+
 missing=()
 for p in "${packages[@]}"; do
+  [ "$p" = qemu-system-x86 ] && continue # below, with its version
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+wanted=("${missing[@]}")
+qemu_is_current || wanted+=("qemu-system-x86 (>= $qemu_min)")
+[ ${#wanted[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: missing packages (${missing[*]}); run as root or install them" >&2
+  echo "install-deps: missing packages (${wanted[*]}); run as root or install them" >&2
   exit 1
 fi
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if ! qemu_is_current && [ "$codename" = bookworm ]; then
+  list=/etc/apt/sources.list.d/brood-backports.sources
+  if [ ! -e "$list" ]; then
+    echo "install-deps: adding Debian's bookworm-backports ($list) for QEMU $qemu_min or later"
+    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+      'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$list"
+  fi
+fi
+echo "install-deps: installing ${wanted[*]}"
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+[ ${#missing[@]} -eq 0 ] || apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ! qemu_is_current; then
+  [ "$codename" = bookworm ] && target=(-t bookworm-backports) || target=()
+  apt-get install -y -q --no-install-recommends "${target[@]}" qemu-system-x86
+  qemu_is_current || { echo "install-deps: qemu-system-x86 $qemu_min or later is not available" >&2; exit 1; }
+fi
