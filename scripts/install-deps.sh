@@ -12,8 +12,9 @@ packages=(
 )
 
 # QEMU comes from Debian's backports, version 10 or later: the hardware-KVM
-# lane runs L1 under QEMU's emulated SVM, and bookworm's QEMU 7.2 wedged or
-# corrupted L1 in about every second boot (docs/linux-guests.md).
+# lane runs L1 under QEMU's emulated SVM, which under bookworm's QEMU 7.2
+# went wrong in three boots of L1 in four, and wedged L1 for good in some
+# (docs/linux-guests.md).
 qemu_min=1:10.0
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 
