@@ -7,7 +7,8 @@
 # when L1 can no longer finish its suites, so the lane boots a fresh L1 for
 # the suites left instead of waiting out its whole time budget:
 #
-# - L1's kernel reports an RCU stall, a soft lockup or a corrupted stack.
+# - L1's kernel reports an RCU stall, a soft lockup, a corrupted stack or a
+#   panic.
 #   Under QEMU's emulated nested SVM this is how a wedged vCPU shows: in
 #   every lane log kept so far, no boot that reported one finished its
 #   suites (it panicked, or a suite hung until the lane's time ran out).
