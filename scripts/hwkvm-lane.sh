@@ -104,11 +104,14 @@ for b in "$ROOT"/lane/bin/*; do copy_libs "$b"; done
 if [ "$BENCH" = bench_agent ] && [ "$MODE" = bench ]; then
   run="/lane/bin/bench_agent --vmm /lane/bin/brood-vmm --broodd /lane/bin/broodd --assets /lane/assets --images /lane/assets ${ARGS[*]} || status=1"
 elif [ "$MODE" = bench ]; then
-  # The peer runs in L1 too: QEMU, its libraries and its firmware files.
+  # The peer runs in L1 too: QEMU, its libraries and its firmware files
+  # (QEMU 10 finds microvm's SeaBIOS in /usr/share/seabios, 7.2 through a
+  # link in /usr/share/qemu).
   mkdir -p "$ROOT/usr/bin" "$ROOT/usr/share"
   cp "$QEMU" "$ROOT/usr/bin/qemu-system-x86_64"
   copy_libs "$QEMU"
   cp -rL /usr/share/qemu "$ROOT/usr/share/qemu"
+  if [ -d /usr/share/seabios ]; then cp -rL /usr/share/seabios "$ROOT/usr/share/seabios"; fi
   run="/lane/bin/bench_linux --vmm /lane/bin/brood-vmm --assets /lane/assets --qemu /usr/bin/qemu-system-x86_64 ${ARGS[*]} || status=1"
 else
   # One process per suite (a suite's tests may build on each other), in

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -143,6 +146,45 @@ TEST_F(Jail, ACallOutsideTheAllowListKillsTheProcess) {
     int status = in_box(config, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 0 : 1; });
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// ioctl() is filtered by request: the reads a snapshot makes pass (here on
+// fd -1, so they fail with EBADF), creating a VM or faking terminal input
+// kills the process. A vCPU thread's own filter narrows it to KVM_RUN and
+// KVM_IRQ_LINE.
+TEST_F(Jail, IoctlsAreFilteredByRequest) {
+    auto passes = [](unsigned long request) {
+        return [request] { return ::ioctl(-1, request, nullptr) < 0 && errno == EBADF ? 0 : 1; };
+    };
+    for (auto [what, request] : std::vector<std::pair<const char*, unsigned long>>{
+             {"KVM_GET_REGS", KVM_GET_REGS}, {"KVM_GET_CLOCK", KVM_GET_CLOCK}, {"KVM_RUN", KVM_RUN}}) {
+        SCOPED_TRACE(what);
+        int status = in_box(config, passes(request));
+        ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+        EXPECT_EQ(WEXITSTATUS(status), 0);
+    }
+    for (auto [what, request] : std::vector<std::pair<const char*, unsigned long>>{
+             {"KVM_CREATE_VM", KVM_CREATE_VM},
+             {"KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION},
+             {"KVM_SET_REGS", KVM_SET_REGS},
+             {"TIOCSTI", TIOCSTI}}) {
+        SCOPED_TRACE(what);
+        int status = in_box(config, passes(request));
+        ASSERT_TRUE(WIFSIGNALED(status)) << "the process lived on (exit " << WEXITSTATUS(status) << ")";
+        EXPECT_EQ(WTERMSIG(status), SIGSYS);
+    }
+    auto on_vcpu_thread = [](unsigned long request) {
+        return [request] {
+            if (!lock_down_vcpu_thread()) return 2;
+            return ::ioctl(-1, request, nullptr) < 0 && errno == EBADF ? 0 : 1;
+        };
+    };
+    int status = in_box(config, on_vcpu_thread(KVM_RUN));
+    ASSERT_TRUE(WIFEXITED(status)) << "KVM_RUN on a vCPU thread: killed by signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    status = in_box(config, on_vcpu_thread(KVM_GET_REGS));
+    ASSERT_TRUE(WIFSIGNALED(status)) << "KVM_GET_REGS on a vCPU thread: the process lived on";
+    EXPECT_EQ(WTERMSIG(status), SIGSYS);
 }
 
 TEST(JailConfig, BadCombinationsAreRefused) {

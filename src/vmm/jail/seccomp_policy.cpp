@@ -8,9 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <fmt/format.h>
+
+#include "vmm/kvm/runtime_ioctls.hpp"
 
 namespace brood::jail {
 namespace {
@@ -32,6 +35,16 @@ Result<void> allow_all(scmp_filter_ctx ctx, const std::vector<std::string_view>&
     return {};
 }
 
+// ioctl() with the listed request numbers only. The kernel reads the request
+// as 32 bits: the comparison ignores the upper half of the register.
+Result<void> allow_ioctls(scmp_filter_ctx ctx, std::span<const kvm::IoctlRequest> requests) {
+    for (const auto& r : requests)
+        TRY(check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffff'ffffULL, r.request)),
+                     fmt::format("allow ioctl {}", r.name)));
+    return {};
+}
+
 Result<Filter> new_filter() {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) return fail("seccomp: cannot make a filter");
@@ -47,7 +60,7 @@ const std::vector<std::string_view>& process_syscalls() {
         "openat", "open", "newfstatat", "fstat", "stat", "lstat", "statx", "fcntl", "dup", "dup3", "pipe2",
         "fsync", "fdatasync", "fallocate", "ftruncate", "copy_file_range", "sendfile", "unlink", "unlinkat",
         "rename", "renameat", "renameat2", "mkdir", "mkdirat", "chmod", "fchmod", "fchmodat", "readlink",
-        "readlinkat", "getdents64", "access", "faccessat", "faccessat2", "getcwd", "ioctl", "mincore",
+        "readlinkat", "getdents64", "access", "faccessat", "faccessat2", "getcwd", "mincore",
         // memory
         "mmap", "munmap", "mprotect", "mremap", "madvise", "brk",
         // threads, time, signals to itself
@@ -70,7 +83,7 @@ const std::vector<std::string_view>& process_syscalls() {
 
 const std::vector<std::string_view>& vcpu_syscalls() {
     static const std::vector<std::string_view> names = {
-        "ioctl", "read", "write", "writev", "futex", "mmap", "munmap", "mremap", "madvise", "brk", "mprotect",
+        "read", "write", "writev", "futex", "mmap", "munmap", "mremap", "madvise", "brk", "mprotect",
         "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "clock_gettime", "clock_nanosleep", "nanosleep",
         "sched_yield", "getpid", "gettid", "exit", "exit_group", "restart_syscall", "epoll_ctl", "eventfd2",
         "timerfd_settime", "close", "sendto", "sendmsg", "recvfrom", "fsync", "fdatasync", "pwrite64",
@@ -85,6 +98,7 @@ Result<void> load_process_policy() {
     auto filter = TRY(new_filter());
     scmp_filter_ctx ctx = filter.get();
     TRY(allow_all(ctx, process_syscalls()));
+    TRY(allow_ioctls(ctx, kvm::runtime_ioctls()));
     // Threads only: a new process could escape the filter's intent.
     TRY(check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                                   SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)),
@@ -105,6 +119,7 @@ Result<void> load_vcpu_policy() {
     auto filter = TRY(new_filter());
     scmp_filter_ctx ctx = filter.get();
     TRY(allow_all(ctx, vcpu_syscalls()));
+    TRY(allow_ioctls(ctx, kvm::vcpu_thread_ioctls()));
     const auto self = static_cast<scmp_datum_t>(::getpid());
     TRY(check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, self)), "tgkill"));
     // no_new_privs is already set for every thread, and prctl is not allowed.

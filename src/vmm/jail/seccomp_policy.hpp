@@ -9,10 +9,13 @@
 // ENOSYS so the C library falls back to clone), signals to itself only.
 // Not listed, among others: execve, ptrace, mount, unshare, setns,
 // bpf, kexec, module loading, keyctl, perf_event_open, process_vm_*,
-// sockets other than AF_UNIX, chown, setuid.
+// sockets other than AF_UNIX, chown, setuid. ioctl() only with the
+// requests of kvm::runtime_ioctls() (reads of VM and vCPU state for a
+// snapshot, KVM_RUN, KVM_IRQ_LINE, FICLONE): not KVM_CREATE_VM, memory
+// slots, KVM_SET_* or any TTY, TAP or block device request.
 //
-// vcpu_policy(): added on each vCPU thread; KVM_RUN and the device
-// emulation that runs in its exits (memory, locks, eventfds, epoll
+// vcpu_policy(): added on each vCPU thread; KVM_RUN and KVM_IRQ_LINE
+// (kvm::vcpu_thread_ioctls()), and the device emulation that runs in its exits (memory, locks, eventfds, epoll
 // registration when a driver starts a virtio device, the kick signal).
 #pragma once
 
