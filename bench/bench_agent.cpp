@@ -69,6 +69,7 @@ Result<void> run(const Config& c, const ScratchDir& scratch, Reporter& out) {
     launch.vmm = c.vmm;
     launch.dir = scratch / "daemon";
     std::filesystem::create_directories(launch.dir);
+    launch.images_dirs = {c.assets, c.images, scratch.path()};
     auto daemon = TRY(client::BrooddProcess::start(launch));
     auto api = TRY(client::Client::connect(daemon.socket()));
 

@@ -68,6 +68,7 @@ void start_broodd(Broodd& d, const std::string& dir) {
     options.broodd = broodd_path();
     options.vmm = bench::vmm_path();
     options.dir = dir;
+    options.images_dirs = {std::filesystem::path(bench::test_guest_path()).parent_path().string()};
     auto started = client::BrooddProcess::start(options);
     if (!started) die("broodd: " + started.error().message());
     d.process.emplace(std::move(*started));
@@ -81,7 +82,7 @@ std::vector<std::string> vmm_common(const std::string& dir) {
 std::shared_ptr<manager::VmmProcess> spawn_vmm(std::vector<std::string> args, const std::string& dir) {
     auto common = vmm_common(dir);
     args.insert(args.end(), common.begin(), common.end());
-    auto vmm = manager::VmmProcess::spawn({bench::vmm_path(), args, dir + "/vmm.log", 30'000, false});
+    auto vmm = manager::VmmProcess::spawn({bench::vmm_path(), args, dir + "/vmm.log", 30'000, false, {}});
     if (!vmm) die("brood-vmm: " + vmm.error().message());
     return *vmm;
 }

@@ -1,6 +1,8 @@
 // broodd in a scratch directory, started by the shared launcher.
 #include "fork/fork.hpp"
 
+#include <filesystem>
+
 namespace brood::bench::fork {
 
 std::string broodd_path() {
@@ -15,6 +17,7 @@ Result<Daemon> Daemon::start(const std::string& dir, unsigned fork_concurrency, 
     options.dir = dir;
     options.fork_concurrency = fork_concurrency;
     options.extra_args = std::move(extra_args);
+    options.images_dirs = {std::filesystem::path(test_guest_path()).parent_path().string()};
     return Daemon(TRY(client::BrooddProcess::start(options)));
 }
 

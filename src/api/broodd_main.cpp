@@ -29,6 +29,7 @@ namespace {
 
 struct Options {
     std::string data_dir = "/var/lib/brood";
+    std::vector<std::string> images_dirs;
     std::string socket = "/run/brood/brood.sock";
     std::string socket_mode = "0660";
     std::string tcp;
@@ -102,6 +103,7 @@ int run(const Options& o) {
     manager::ManagerConfig config;
     config.data_dir = o.data_dir;
     config.vmm_binary = find_vmm(o.vmm);
+    config.images_dirs = o.images_dirs;
     config.restore_backend = manager::backend_from_string(o.restore_backend).value_or(manager::Backend::file);
     config.ready_timeout_ms = o.ready_timeout_ms;
     config.fork_concurrency = o.fork_concurrency;
@@ -140,6 +142,7 @@ int run(const Options& o) {
                  "%d leftover directories and %d stray VMMs removed\n",
                  m.layout().root().c_str(), config.vmm_binary.c_str(), rep.loaded, rep.adopted, rep.marked_failed,
                  rep.removed_dirs, rep.killed_strays);
+    std::fprintf(stderr, "broodd: images from %s\n", m.image_dirs().describe().c_str());
     const auto& limits = m.admission_limits();
     std::fprintf(stderr, "broodd: admission: at most %llu instances, a memory budget of %llu MiB, fork overcommit %g\n",
                  static_cast<unsigned long long>(limits.max_instances),
@@ -215,6 +218,9 @@ int main(int argc, char** argv) {
     Options o;
     CLI::App app{"broodd: the brood manager daemon (runs in the foreground)"};
     app.add_option("--data-dir", o.data_dir, "data directory")->capture_default_str();
+    app.add_option("--images-dir", o.images_dirs,
+                   "a directory kernels, initrds and disk images may come from; repeatable (default: "
+                   "DATA_DIR/images)");
     app.add_option("--socket", o.socket, "unix socket of the API")->capture_default_str();
     app.add_option("--socket-mode", o.socket_mode, "permissions of the socket (octal)")->capture_default_str();
     app.add_option("--tcp", o.tcp, "also serve the API on HOST:PORT (needs a bearer token)");

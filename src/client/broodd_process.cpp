@@ -37,6 +37,7 @@ Result<BrooddProcess> BrooddProcess::start(const LaunchOptions& o) {
         args.push_back("--fork-concurrency");
         args.push_back(std::to_string(*o.fork_concurrency));
     }
+    for (const auto& dir : o.images_dirs) args.insert(args.end(), {"--images-dir", dir});
     args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

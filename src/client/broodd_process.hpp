@@ -21,6 +21,7 @@ struct LaunchOptions {
     std::string vmm;    // the brood-vmm binary it runs (--vmm)
     std::string dir;    // the scratch directory (must exist)
     std::optional<unsigned> fork_concurrency; // --fork-concurrency
+    std::vector<std::string> images_dirs;     // --images-dir, each
     std::vector<std::string> extra_args;      // appended as they are
     std::chrono::milliseconds ready_timeout{10'000};
 };

@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
 
     auto began = Clock::now();
     fmt::print("brood demo: boot one VM, warm it up, make it a template, fork {} VMs from it\n\n", o.forks);
-    auto daemon = demo::ScratchDaemon::start(o.broodd, o.vmm);
+    auto daemon = demo::ScratchDaemon::start(o.broodd, o.vmm, std::filesystem::path(o.guest).parent_path().string());
     if (!daemon) {
         std::fprintf(stderr, "demo: %s\n", daemon.error().message().c_str());
         return 1;

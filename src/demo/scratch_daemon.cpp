@@ -34,13 +34,15 @@ extern "C" void on_stop_signal(int signo) {
 
 } // namespace
 
-Result<std::unique_ptr<ScratchDaemon>> ScratchDaemon::start(const std::string& broodd, const std::string& vmm) {
+Result<std::unique_ptr<ScratchDaemon>> ScratchDaemon::start(const std::string& broodd, const std::string& vmm,
+                                                            const std::string& images_dir) {
     std::unique_ptr<ScratchDaemon> d(new ScratchDaemon(TRY(client::make_scratch_dir("brood-demo"))));
     clean_up_on_signal(d->_dir);
     client::LaunchOptions options;
     options.broodd = broodd;
     options.vmm = vmm;
     options.dir = d->_dir;
+    options.images_dirs = {images_dir};
     d->_broodd.emplace(TRY(client::BrooddProcess::start(options)));
     return d;
 }

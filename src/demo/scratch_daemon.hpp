@@ -19,10 +19,12 @@ namespace brood::demo {
 class ScratchDaemon final {
 public:
     // Makes /tmp/brood-demo.XXXXXX (under $TMPDIR if set), starts
-    // `broodd --data-dir DIR/data --socket DIR/brood.sock --vmm VMM` with its
-    // log in DIR/broodd.log, and waits until its API answers.
+    // `broodd --data-dir DIR/data --socket DIR/brood.sock --vmm VMM
+    // --images-dir IMAGES_DIR` with its log in DIR/broodd.log, and waits
+    // until its API answers.
     [[nodiscard]] static Result<std::unique_ptr<ScratchDaemon>> start(const std::string& broodd,
-                                                                      const std::string& vmm);
+                                                                      const std::string& vmm,
+                                                                      const std::string& images_dir);
     ScratchDaemon(const ScratchDaemon&) = delete;
     ScratchDaemon& operator=(const ScratchDaemon&) = delete;
     // Stops broodd, kills anything left that mentions the directory, removes it.

@@ -14,8 +14,9 @@ AdmissionLimits resolved_limits(AdmissionLimits limits) {
 
 } // namespace
 
-DaemonState::DaemonState(ManagerConfig config_in)
-    : config(std::move(config_in)), layout(config.data_dir), admission(resolved_limits(config.admission)) {}
+DaemonState::DaemonState(ManagerConfig config_in, ImageDirs images_in)
+    : config(std::move(config_in)), layout(config.data_dir), images(std::move(images_in)),
+      admission(resolved_limits(config.admission)) {}
 
 OpResult<Admission::Ticket> DaemonState::admit(uint64_t count, uint32_t memory_mib, bool shares_template_memory) {
     double overcommit = admission.limits().fork_overcommit;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "manager/admission.hpp"
+#include "manager/image_dirs.hpp"
 #include "manager/instance.hpp"
 #include "manager/layout.hpp"
 #include "manager/manager_config.hpp"
@@ -18,7 +19,7 @@ namespace brood::manager {
 
 struct DaemonState {
     // The memory budget is resolved from MemTotal when the config leaves it 0.
-    explicit DaemonState(ManagerConfig config);
+    DaemonState(ManagerConfig config, ImageDirs images);
     DaemonState(const DaemonState&) = delete;
     DaemonState& operator=(const DaemonState&) = delete;
 
@@ -41,6 +42,7 @@ struct DaemonState {
 
     const ManagerConfig config;
     const Layout layout;
+    const ImageDirs images;
     Registry registry;
     Admission admission;
     Templates templates{layout};

@@ -33,24 +33,17 @@ DiskRecord disk_from_json(const nlohmann::json& j) {
     return d;
 }
 
-OpResult<DiskRecord> check_disk(const DiskRecord& disk, size_t index) {
+OpResult<DiskRecord> check_disk(const DiskRecord& disk, size_t index, const ImageDirs& images) {
     std::string what = fmt::format("disks[{}]", index);
     if (disk.path.empty()) return bad_request(what + ".path is required");
-    if (disk.path.front() != '/') return bad_request(what + ".path must be an absolute path: " + disk.path);
+    DiskRecord out = disk;
+    out.path = TRY(images.check(what, disk.path, !disk.read_only));
+    out.base.clear();
     struct stat st{};
-    if (::stat(disk.path.c_str(), &st) != 0) return bad_request(what + " not found: " + disk.path);
-    if (!S_ISREG(st.st_mode)) return bad_request(what + " is not a regular file: " + disk.path);
-    if (::access(disk.path.c_str(), disk.read_only ? R_OK : R_OK | W_OK) != 0)
-        return bad_request(what + (disk.read_only ? " is not readable: " : " is not readable and writable: ") +
-                           disk.path);
+    if (::stat(out.path.c_str(), &st) != 0) return bad_request(what + " not found: " + disk.path);
     if (st.st_size == 0 || st.st_size % 512 != 0)
         return bad_request(fmt::format("{} has {} bytes, not a positive multiple of 512: {}", what, st.st_size,
                                        disk.path));
-    std::error_code ec;
-    auto canonical = fs::canonical(disk.path, ec);
-    DiskRecord out = disk;
-    if (!ec) out.path = canonical.string();
-    out.base.clear();
     return out;
 }
 

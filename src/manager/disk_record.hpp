@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/result.hpp"
+#include "manager/image_dirs.hpp"
 #include "manager/op_error.hpp"
 
 namespace brood::manager {
@@ -22,10 +23,10 @@ struct DiskRecord {
 nlohmann::json to_json(const DiskRecord& disk);
 DiskRecord disk_from_json(const nlohmann::json& json); // throws on malformed input
 
-// A disk named at create: absolute, an existing regular file, readable (and
-// writable unless read-only), a whole number of 512-byte sectors. Returns
-// it with its canonical path.
-OpResult<DiskRecord> check_disk(const DiskRecord& disk, size_t index);
+// A disk named at create: a regular file in one of the image directories
+// (image_dirs.hpp), readable (and writable unless read-only), a whole
+// number of 512-byte sectors. Returns it with its canonical path.
+OpResult<DiskRecord> check_disk(const DiskRecord& disk, size_t index, const ImageDirs& images);
 
 // brood-vmm's --disk value for it.
 std::string vmm_disk_arg(const DiskRecord& disk);

@@ -12,6 +12,7 @@
 #include "manager/snapshot_files.hpp"
 #include "manager/vmm_args.hpp"
 #include "manager/vmm_control.hpp"
+#include "manager/vmm_process.hpp"
 
 namespace brood::manager {
 
@@ -23,18 +24,6 @@ std::string state_text(State s) { return std::string(to_string(s)); }
 
 // brood-vmm's virtio-mmio slots.
 constexpr size_t kMaxDisks = 6;
-
-OpResult<std::string> check_file(const std::string& what, const std::string& path) {
-    if (path.empty()) return bad_request(what + " is required");
-    if (path.front() != '/') return bad_request(what + " must be an absolute path: " + path);
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return bad_request(what + " not found: " + path);
-    if (!S_ISREG(st.st_mode)) return bad_request(what + " is not a regular file: " + path);
-    if (::access(path.c_str(), R_OK) != 0) return bad_request(what + " is not readable: " + path);
-    std::error_code ec;
-    auto canonical = fs::canonical(path, ec);
-    return ec ? path : canonical.string();
-}
 
 } // namespace
 
@@ -67,7 +56,13 @@ OpResult<void> Lifecycle::start(Instance& instance) {
         (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return tl::unexpected(net.error());
     }
-    return _vmms.spawn(instance, boot_args(_state.layout, view.record), "start", std::nullopt);
+    VmmImageFiles files(_state.images, _state.layout, kFirstPassedFd);
+    auto args = boot_args(_state.layout, view.record, files.as_image_arg());
+    if (!args) {
+        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+        return bad_request("start " + view.record.name + ": " + args.error().message());
+    }
+    return _vmms.spawn(instance, std::move(*args), "start", std::nullopt, files.take());
 }
 
 OpResult<void> Lifecycle::stop(Instance& instance, int timeout_ms) {
@@ -203,7 +198,13 @@ OpResult<void> Lifecycle::restore(Instance& instance) {
     // MAP_PRIVATE (backend file), whatever the daemon's default, so forks
     // share its page cache and never write it.
     Backend backend = memory_is_link(_state.layout, instance.id) ? Backend::file : _state.config.restore_backend;
-    return _vmms.spawn(instance, restore_args(_state.layout, view.record, backend), "restore", backend);
+    VmmImageFiles files(_state.images, _state.layout, kFirstPassedFd);
+    auto args = restore_args(_state.layout, view.record, backend, files.as_image_arg());
+    if (!args) {
+        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
+        return bad_request("restore " + view.record.name + ": " + args.error().message());
+    }
+    return _vmms.spawn(instance, std::move(*args), "restore", backend, files.take());
 }
 
 OpResult<void> Lifecycle::pause(Instance& instance) { return set_paused(instance, true); }
@@ -234,11 +235,11 @@ OpResult<InstanceView> Lifecycle::create(const CreateSpec& spec) {
     if (spec.vcpus < 1 || spec.vcpus > _state.config.max_vcpus)
         return bad_request("vcpus must be between 1 and " + std::to_string(_state.config.max_vcpus));
     InstanceRecord record;
-    record.kernel = TRY(check_file("kernel", spec.kernel));
-    if (!spec.initrd.empty()) record.initrd = TRY(check_file("initrd", spec.initrd));
+    record.kernel = TRY(_state.images.check("kernel", spec.kernel, false));
+    if (!spec.initrd.empty()) record.initrd = TRY(_state.images.check("initrd", spec.initrd, false));
     if (spec.disks.size() > kMaxDisks)
         return bad_request("at most " + std::to_string(kMaxDisks) + " disks, got " + std::to_string(spec.disks.size()));
-    for (size_t i = 0; i < spec.disks.size(); ++i) record.disks.push_back(TRY(check_disk(spec.disks[i], i)));
+    for (size_t i = 0; i < spec.disks.size(); ++i) record.disks.push_back(TRY(check_disk(spec.disks[i], i, _state.images)));
     record.name = spec.name;
     record.cmdline = spec.cmdline;
     record.memory_mib = static_cast<uint32_t>(spec.memory_mib);

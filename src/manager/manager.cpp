@@ -15,8 +15,8 @@ namespace brood::manager {
 
 namespace fs = std::filesystem;
 
-Manager::Manager(ManagerConfig config, const Subnet& subnet, std::optional<VmmCgroups> cgroups)
-    : _state(std::move(config)),
+Manager::Manager(ManagerConfig config, ImageDirs images, const Subnet& subnet, std::optional<VmmCgroups> cgroups)
+    : _state(std::move(config), std::move(images)),
       _vmms(_state, std::move(cgroups)),
       _network(_state.config.bridge, subnet),
       _templates(_state),
@@ -31,6 +31,12 @@ Result<std::unique_ptr<Manager>> Manager::open(ManagerConfig config) {
     config.data_dir = fs::canonical(config.data_dir).string();
     auto subnet = Subnet::parse(config.subnet);
     if (!subnet) return fail(subnet.error());
+    if (config.images_dirs.empty()) {
+        config.images_dirs = {config.data_dir + "/images"};
+        fs::create_directories(config.images_dirs.front(), ec);
+        if (ec) return fail("create " + config.images_dirs.front() + ": " + ec.message());
+    }
+    auto images = TRY(ImageDirs::open(config.images_dirs));
     std::optional<VmmCgroups> cgroups;
     if (config.vmm_cgroups) {
         auto found = VmmCgroups::setup(config.cgroup_root, read_file("/proc/self/cgroup").value_or(""),
@@ -42,7 +48,7 @@ Result<std::unique_ptr<Manager>> Manager::open(ManagerConfig config) {
         else
             spdlog::warn("VMMs run without cgroup limits: {}", found.error().message());
     }
-    std::unique_ptr<Manager> manager(new Manager(std::move(config), *subnet, std::move(cgroups)));
+    std::unique_ptr<Manager> manager(new Manager(std::move(config), std::move(images), *subnet, std::move(cgroups)));
     const Layout& layout = manager->_state.layout;
     // The longest socket path must fit in sockaddr_un.sun_path (108 bytes).
     if (layout.serial_socket(std::string(16, 'x')).size() >= 108)

@@ -59,6 +59,7 @@ public:
     std::vector<TemplateRecord> list_templates() const { return _state.templates.all(); }
     // The limits in force (the memory budget resolved from MemTotal if unset).
     const AdmissionLimits& admission_limits() const { return _state.admission.limits(); }
+    const ImageDirs& image_dirs() const { return _state.images; }
     OpResult<TemplateRecord> get_template(const std::string& ref) const { return _templates.get(ref); }
     OpResult<void> delete_template(const std::string& ref);
 
@@ -83,7 +84,7 @@ public:
     const ReconcileReport& reconcile_report() const { return _report; }
 
 private:
-    Manager(ManagerConfig config, const Subnet& subnet, std::optional<VmmCgroups> cgroups);
+    Manager(ManagerConfig config, ImageDirs images, const Subnet& subnet, std::optional<VmmCgroups> cgroups);
 
     // The instance, with any VMM exit not yet recorded recorded; 404 if unknown.
     OpResult<std::shared_ptr<Instance>> lookup(const std::string& ref) const;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "manager/admission.hpp"
 #include "manager/fork_steps.hpp"
@@ -15,6 +16,9 @@ namespace brood::manager {
 struct ManagerConfig {
     std::string data_dir = "/var/lib/brood";
     std::string vmm_binary;
+    // Where kernels, initrds and disk images may come from (image_dirs.hpp);
+    // empty: <data_dir>/images, made if missing.
+    std::vector<std::string> images_dirs;
     int ready_timeout_ms = 30'000;
     int default_stop_timeout_ms = 5'000;
     int snapshot_timeout_ms = 120'000;

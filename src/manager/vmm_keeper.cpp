@@ -41,7 +41,7 @@ VmmKeeper::~VmmKeeper() {
 }
 
 OpResult<void> VmmKeeper::spawn(Instance& instance, std::vector<std::string> args, const std::string& op,
-                                std::optional<Backend> backend) {
+                                std::optional<Backend> backend, std::vector<UniqueFd> files) {
     const Layout& layout = _state.layout;
     {
         const InstanceRecord record = view_of(instance, layout).record;
@@ -68,7 +68,8 @@ OpResult<void> VmmKeeper::spawn(Instance& instance, std::vector<std::string> arg
         for (const auto& file : *procs) args.insert(args.end(), {"--jail-cgroup", file});
     }
     SpawnSpec spec{_state.config.vmm_binary, std::move(args), layout.vmm_log(instance.id),
-                   _state.config.ready_timeout_ms, jail().enabled};
+                   _state.config.ready_timeout_ms, jail().enabled, {}};
+    for (const auto& file : files) spec.pass_fds.push_back(file.get());
     std::function<void(pid_t)> on_spawned;
     if (_state.config.vmm_fault) on_spawned = [&](pid_t pid) { fault(VmmStep::spawned, instance, pid); };
     auto spawned = VmmProcess::spawn(spec, on_spawned);

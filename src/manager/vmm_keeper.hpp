@@ -29,9 +29,10 @@ public:
 
     // Starts the instance's VMM with `args` (boxed when the config says so)
     // and commits the record as Running; `op` names the operation in errors.
-    // `backend` is set for a restore, nullopt for a boot.
+    // `backend` is set for a restore, nullopt for a boot. `files` reach the
+    // VMM as fds kFirstPassedFd on (vmm_process.hpp).
     OpResult<void> spawn(Instance& instance, std::vector<std::string> args, const std::string& op,
-                         std::optional<Backend> backend);
+                         std::optional<Backend> backend, std::vector<UniqueFd> files = {});
     // Stops the VMM (graceful first when `graceful_ms` > 0), waits, and forgets it.
     void terminate(Instance& instance, int graceful_ms);
     // Watches a VMM taken over at daemon start.

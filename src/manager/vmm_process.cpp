@@ -24,6 +24,12 @@ namespace brood::manager {
 
 namespace {
 
+// A VMM gets at most this many files (kernel, initrd, two per disk for six
+// disks, with room to spare); the fds broodd moves to the child's numbers
+// first go at or above kFirstSourceFd, above all of those numbers.
+constexpr size_t kMaxPassedFds = 32;
+constexpr int kFirstSourceFd = kFirstPassedFd + static_cast<int>(kMaxPassedFds);
+
 Result<UniqueFd> pidfd_open(pid_t pid) {
     int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (fd < 0) return fail_errno("pidfd_open " + std::to_string(pid));
@@ -62,6 +68,8 @@ struct ChildSetup {
     const char* log_path;
     int ready_fd;
     int child_ready_fd;
+    const int* pass_fds; // to kFirstPassedFd on
+    int pass_count;
     int error_fd; // the child writes {step, errno} here when it fails; closed by its exec
 };
 
@@ -120,8 +128,11 @@ BROOD_VFORK_CHILD int exec_child(void* arg) {
     if (!put_at(static_cast<int>(null_fd), 0) || !put_at(static_cast<int>(log_fd), 1) || !put_at(1, 2) ||
         !put_at(setup->ready_fd, setup->child_ready_fd))
         child_failed(setup, 1);
+    for (int i = 0; i < setup->pass_count; ++i)
+        if (!put_at(setup->pass_fds[i], kFirstPassedFd + i)) child_failed(setup, 1);
     // Closed at the exec, not now: the error pipe must stay open until then.
-    if (sys(SYS_close_range, setup->child_ready_fd + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_failed(setup, 2);
+    if (sys(SYS_close_range, kFirstPassedFd + setup->pass_count, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+        child_failed(setup, 2);
     sys(SYS_setsid);
     const KernelSigaction dfl{reinterpret_cast<unsigned long>(SIG_DFL), 0, 0, 0};
     for (int sig = 1; sig < NSIG; ++sig) // SIGKILL, SIGSTOP: EINVAL, fine
@@ -142,11 +153,16 @@ BROOD_VFORK_CHILD int exec_child(void* arg) {
 // the VMM.
 Result<std::pair<pid_t, UniqueFd>> clone_into_pid_namespace(const char* binary, char* const argv[],
                                                            char* const envp[], const char* log_path, int ready_fd,
-                                                           int child_ready_fd) {
+                                                           const std::vector<int>& pass_fds) {
     int error_pipe[2];
     if (::pipe2(error_pipe, O_CLOEXEC) != 0) return fail_errno("pipe2");
-    UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
-    ChildSetup setup{binary, argv, envp, log_path, ready_fd, child_ready_fd, error_write.get()};
+    UniqueFd error_read(error_pipe[0]), error_write_low(error_pipe[1]);
+    // Above the numbers the child's fds are moved to, so no move overwrites it.
+    UniqueFd error_write(::fcntl(error_write_low.get(), F_DUPFD_CLOEXEC, kFirstSourceFd));
+    if (!error_write) return fail_errno("dup the error pipe");
+    error_write_low.reset();
+    ChildSetup setup{binary, argv, envp, log_path, ready_fd, kChildReadyFd,
+                     pass_fds.data(), static_cast<int>(pass_fds.size()), error_write.get()};
     constexpr size_t kStackSize = 64 * 1024;
     auto stack = std::make_unique<char[]>(kStackSize);
     int pidfd = -1;
@@ -218,23 +234,33 @@ std::string last_log_line(const std::string& path) {
 
 Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
                                                      const std::function<void(pid_t)>& on_spawned) {
+    if (spec.pass_fds.size() > kMaxPassedFds) return fail(fmt::format("at most {} files for a VMM", kMaxPassedFds));
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno("pipe2");
     UniqueFd ready_read(pipe_fds[0]);
     UniqueFd ready_write_low(pipe_fds[1]);
-    // Give the child its end at a fixed number above the standard fds.
-    constexpr int kChildReadyFd = 3;
-    UniqueFd ready_write(::fcntl(ready_write_low.get(), F_DUPFD_CLOEXEC, 10));
+    // The child gets its fds at fixed numbers above the standard ones. Their
+    // sources sit above all of those numbers: moving one never overwrites another.
+    UniqueFd ready_write(::fcntl(ready_write_low.get(), F_DUPFD_CLOEXEC, kFirstSourceFd));
     if (!ready_write) return fail_errno("dup ready fd");
     ready_write_low.reset();
+    std::vector<UniqueFd> pass_sources;
+    std::vector<int> pass_fds;
+    for (int fd : spec.pass_fds) {
+        pass_sources.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, kFirstSourceFd));
+        if (!pass_sources.back()) return fail_errno("dup a file for the VMM");
+        pass_fds.push_back(pass_sources.back().get());
+    }
 
     SpawnAttrs sa;
     ::posix_spawn_file_actions_addopen(&sa.actions, 0, "/dev/null", O_RDONLY, 0);
     ::posix_spawn_file_actions_addopen(&sa.actions, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::posix_spawn_file_actions_adddup2(&sa.actions, 1, 2);
     ::posix_spawn_file_actions_adddup2(&sa.actions, ready_write.get(), kChildReadyFd);
+    for (size_t i = 0; i < pass_fds.size(); ++i)
+        ::posix_spawn_file_actions_adddup2(&sa.actions, pass_fds[i], kFirstPassedFd + static_cast<int>(i));
     // Descriptors broodd inherited without O_CLOEXEC stop here too.
-    ::posix_spawn_file_actions_addclosefrom_np(&sa.actions, kChildReadyFd + 1);
+    ::posix_spawn_file_actions_addclosefrom_np(&sa.actions, kFirstPassedFd + static_cast<int>(pass_fds.size()));
     // Own session: a dying daemon (or its terminal) takes no VMM with it.
     ::posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     sigset_t empty, all;
@@ -260,7 +286,7 @@ Result<std::shared_ptr<VmmProcess>> VmmProcess::spawn(const SpawnSpec& spec,
     // posix_spawn cannot make a PID namespace.
     if (spec.own_pid_namespace) {
         auto cloned = TRY(clone_into_pid_namespace(spec.binary.c_str(), argv.data(), envp.data(),
-                                                   spec.log_path.c_str(), ready_write.get(), kChildReadyFd));
+                                                   spec.log_path.c_str(), ready_write.get(), pass_fds));
         pid = cloned.first;
         pidfd = std::move(cloned.second);
     } else {

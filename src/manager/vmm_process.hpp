@@ -27,6 +27,10 @@ struct ExitStatus {
 // The whole environment a spawned VMM gets: PATH set to this, nothing else.
 inline constexpr const char* kVmmPath = "/usr/sbin:/usr/bin:/sbin:/bin";
 
+// The VMM's fds: 3 is its ready pipe, then the files of SpawnSpec::pass_fds.
+inline constexpr int kChildReadyFd = 3;
+inline constexpr int kFirstPassedFd = 4;
+
 struct SpawnSpec {
     std::string binary;
     std::vector<std::string> args; // without argv[0]
@@ -35,6 +39,9 @@ struct SpawnSpec {
     // The VMM is PID 1 of a new PID namespace (needs CAP_SYS_ADMIN): it
     // sees no other process, and nothing it starts outlives it.
     bool own_pid_namespace = false;
+    // Open files the VMM gets as fds kFirstPassedFd, kFirstPassedFd + 1, ...
+    // (the caller keeps them open until spawn() returns).
+    std::vector<int> pass_fds;
 };
 
 class VmmProcess final {

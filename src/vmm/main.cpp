@@ -1,6 +1,7 @@
 // brood-vmm: one process per VM. Parses the command line, builds the machine
 // (boot or restore recipe), serves the control API and runs the VMM action
 // loop until the end.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -51,6 +54,24 @@ struct Options {
 void check_socket_path_free(const std::string& path, const char* what) {
     struct stat st{};
     if (!path.empty() && ::lstat(path.c_str(), &st) == 0) die(ExitCode::bad_input, fmt::format("{} path {} exists", what, path));
+}
+
+// Files broodd hands over by number, named /proc/self/fd/N in place of a
+// path (its kernel, initrd and disk images): made close-on-exec at once,
+// and closed by the caller once the machine is built and has opened its
+// own, so nothing from outside the box stays open.
+std::vector<int> handed_over_fds(const std::vector<std::string>& paths) {
+    constexpr std::string_view kPrefix = "/proc/self/fd/";
+    std::vector<int> fds;
+    for (const auto& path : paths) {
+        if (path.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+        const std::string number = path.substr(kPrefix.size());
+        if (number.empty() || number.size() > 6 || number.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        int fd = std::stoi(number);
+        if (fd > 2 && ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0) fds.push_back(fd);
+    }
+    return fds;
 }
 
 } // namespace
@@ -141,6 +162,9 @@ int main(int argc, char** argv) {
         disks.push_back(*disk);
     }
     opt.restore.disks = disks;
+    std::vector<std::string> image_paths{opt.boot.kernel_path, opt.boot.initrd_path};
+    for (const auto& disk : disks) image_paths.insert(image_paths.end(), {disk.path, disk.base});
+    const std::vector<int> handed_over = handed_over_fds(image_paths);
     if (!opt.vsock_socket.empty() || opt.vsock_cid) {
         if (opt.vsock_cid && *opt.vsock_cid == 0) die(ExitCode::bad_input, "vsock CID must be 3 or more, got 0");
         VsockOptions vsock{opt.vsock_cid.value_or(0), opt.vsock_socket};
@@ -184,6 +208,8 @@ int main(int argc, char** argv) {
         if (!listening) die(ExitCode::bad_input, listening.error().message());
         server.emplace(std::move(*listening));
     }
+    // The machine has opened what it needs of the files it was handed.
+    for (int fd : handed_over) ::close(fd);
     // Everything is open and bound: from here on the box holds. The vCPU and
     // API threads start inside it.
     if (opt.jail.enabled) {

@@ -40,6 +40,20 @@ std::string vmm_binary() { return env_or("BROOD_VMM", BROOD_TEST_VMM); }
 std::string guest_kernel() { return env_or("BROOD_TEST_GUEST", BROOD_TEST_GUEST); }
 bool have_kvm() { return test::have_kvm(); }
 
+std::vector<std::string> Daemon::images_dirs() {
+    std::vector<std::string> candidates{fs::path(guest_kernel()).parent_path().string(), test::assets_dir(),
+                                        fs::temp_directory_path().string()};
+    if (const char* images = std::getenv("BROOD_GUEST_IMAGES"); images && *images) candidates.push_back(images);
+    // The build's guest-images/, beside the test guest's directory.
+    candidates.push_back((fs::path(guest_kernel()).parent_path().parent_path() / "guest-images").string());
+    std::vector<std::string> dirs;
+    for (const auto& dir : candidates) {
+        std::error_code ec;
+        if (!dir.empty() && fs::is_directory(dir, ec)) dirs.push_back(dir);
+    }
+    return dirs;
+}
+
 int free_tcp_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
@@ -90,6 +104,7 @@ void Daemon::start(const std::vector<std::string>& extra_args) {
     options.vmm = vmm_binary();
     options.dir = _dir;
     options.extra_args = extra_args;
+    options.images_dirs = images_dirs();
     options.ready_timeout = std::chrono::seconds(30);
     auto started = client::BrooddProcess::start(options);
     ASSERT_TRUE(started) << started.error().message();
@@ -100,6 +115,7 @@ void Daemon::start_in_process(manager::VmmFaultHook vmm_fault) {
     manager::ManagerConfig config;
     config.data_dir = data_dir();
     config.vmm_binary = vmm_binary();
+    config.images_dirs = images_dirs();
     config.vmm_fault = std::move(vmm_fault);
     auto opened = manager::Manager::open(config);
     ASSERT_TRUE(opened) << opened.error().message();

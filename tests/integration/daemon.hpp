@@ -39,6 +39,11 @@ class Daemon final {
 public:
     // Makes a fresh scratch directory under /tmp.
     Daemon();
+    // Where the tests' kernels, initrds and disks come from: the test
+    // guest's and the assets' directories, the guest images, and the
+    // temporary directory (tests make their disks there). Each daemon gets
+    // them as --images-dir.
+    static std::vector<std::string> images_dirs();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
     ~Daemon(); // kills the daemon and every VMM of its data dir, removes the directory

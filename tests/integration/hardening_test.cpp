@@ -147,6 +147,35 @@ TEST_F(Broodd, InvalidUtf8InPathsIsAnsweredByDaemonAndVmm) {
     EXPECT_EQ(pong.status, 200) << pong.text;
 }
 
+// Kernels, initrds and disks come only from the image directories, and a
+// VMM gets them as open files: its command line names /proc/self/fd/N, and
+// once its machine is built it holds no descriptor of them.
+TEST_F(Broodd, ImagesComeOnlyFromTheImageDirectoriesAsOpenFiles) {
+    auto outside = daemon.call("POST", "/instances",
+                               {{"name", "outside"}, {"kernel", guest_kernel()}, {"initrd", "/etc/passwd"}});
+    EXPECT_EQ(outside.status, 400) << outside.text;
+    EXPECT_NE(outside.text.find("outside the image directories"), std::string::npos) << outside.text;
+    // A symlink inside an image directory is judged by where it leads.
+    const std::string link = daemon.dir() + "/passwd-link";
+    ASSERT_EQ(::symlink("/etc/passwd", link.c_str()), 0);
+    auto linked = daemon.call("POST", "/instances",
+                              {{"name", "linked"}, {"kernel", guest_kernel()}, {"disks", {{{"path", link}}}}});
+    EXPECT_EQ(linked.status, 400) << linked.text;
+    EXPECT_NE(linked.text.find("outside the image directories"), std::string::npos) << linked.text;
+
+    running("images");
+    pid_t pid = daemon.call("GET", "/instances/images").body.value("pid", 0);
+    ASSERT_GT(pid, 0);
+    std::string cmdline = brood::read_file("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
+    EXPECT_NE(cmdline.find(std::string("--kernel\0/proc/self/fd/4\0", 25)), std::string::npos) << cmdline;
+    const auto kernel = std::filesystem::canonical(guest_kernel());
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        std::error_code link_ec;
+        EXPECT_NE(std::filesystem::read_symlink(fd.path(), link_ec), kernel) << "fd " << fd.path().filename();
+    }
+}
+
 // Guest memory, logs and sockets are the daemon user's alone.
 TEST_F(Broodd, NothingInTheDataDirIsOpenToOtherUsers) {
     running("private");

@@ -30,6 +30,9 @@ protected:
 };
 
 TEST_F(DiskRecordTest, CreateChecks) {
+    auto images = ImageDirs::open({dir});
+    ASSERT_TRUE(images) << images.error().message();
+    auto check_disk = [&](const DiskRecord& d, size_t i) { return manager::check_disk(d, i, *images); };
     auto ok = check_disk({image, false, "ignored"}, 0);
     ASSERT_TRUE(ok) << ok.error().message;
     EXPECT_EQ(ok->path, fs::canonical(image).string());

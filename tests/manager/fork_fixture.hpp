@@ -36,6 +36,9 @@ protected:
                                    "exec 3>&-\n"
                                    "exec sleep 600\n";
         fs::permissions(fake_vmm, fs::perms::owner_all);
+        fs::create_directories(root / "images");
+        kernel = (root / "images" / "kernel").string();
+        std::ofstream(kernel) << "not a kernel: the fake VMM never reads it";
         source_id = write_instance("src", State::standby);
         open();
         auto t = manager->create_template({"src", "tpl", {{"app", "test"}}});
@@ -53,6 +56,7 @@ protected:
         ManagerConfig config;
         config.data_dir = data.string();
         config.vmm_binary = fake_vmm;
+        config.images_dirs = {(root / "images").string()};
         config.ready_timeout_ms = 5'000;
         config.lock_timeout_ms = 10'000;
         config.fork_fault = [this](ForkStep step, const std::string& name) -> Result<void> {
@@ -74,7 +78,7 @@ protected:
         InstanceRecord r;
         r.id = new_id();
         r.name = name;
-        r.kernel = "/bin/sh";
+        r.kernel = kernel;
         r.memory_mib = 8;
         r.created_at = r.updated_at = now_rfc3339();
         r.state = state;
@@ -157,7 +161,7 @@ protected:
     }
 
     fs::path root, data;
-    std::string fake_vmm, source_id, template_id;
+    std::string fake_vmm, kernel, source_id, template_id;
     std::function<Result<void>(ForkStep, const std::string&)> fault;
     std::unique_ptr<Manager> manager;
 };

@@ -146,6 +146,7 @@ protected:
         ManagerConfig config;
         config.data_dir = (root / "data").string();
         config.vmm_binary = "/bin/false";
+        config.images_dirs = {root.string()};
         config.bridge = "br-brood";
         config.subnet = "10.78.0.0/24";
         config.fork_fault = [this](ForkStep step, const std::string&) -> Result<void> {
@@ -208,6 +209,7 @@ TEST_F(ManagerNetwork, IdentitiesSurviveADaemonRestart) {
     ManagerConfig config;
     config.data_dir = (root / "data").string();
     config.vmm_binary = "/bin/false";
+    config.images_dirs = {root.string()};
     config.bridge = "br-brood";
     config.subnet = "10.78.0.0/24";
     manager.reset();

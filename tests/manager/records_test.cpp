@@ -175,14 +175,14 @@ TEST(VmmArgs, BootAndRestoreCommandLines) {
     InstanceRecord r = sample();
     r.initrd = "/i";
     r.cmdline = "console=ttyS0";
-    auto boot = boot_args(layout, r);
+    auto boot = *boot_args(layout, r);
     std::vector<std::string> want{"boot", "--kernel", "/k", "--initrd", "/i", "--cmdline", "console=ttyS0",
                                   "--memory-mib", "256", "--vcpus", "2",
                                   "--control-socket", "/data/guests/0123456789abcdef/control.sock",
                                   "--serial-log", "/data/guests/0123456789abcdef/logs/serial.log",
                                   "--serial-socket", "/data/guests/0123456789abcdef/serial.sock"};
     EXPECT_EQ(boot, want);
-    auto restore = restore_args(layout, r, Backend::file);
+    auto restore = *restore_args(layout, r, Backend::file);
     EXPECT_EQ(restore[0], "restore");
     EXPECT_EQ(restore[2], "/data/guests/0123456789abcdef/snapshots/snapshot-latest/state");
     EXPECT_EQ(restore[6], "file");
@@ -192,7 +192,7 @@ TEST(VmmArgs, VsockCidAndSocketAtBootAndRestore) {
     Layout layout("/data");
     InstanceRecord r = sample();
     r.vsock_cid = 42;
-    for (const auto& args : {boot_args(layout, r), restore_args(layout, r, Backend::file)}) {
+    for (const auto& args : {*boot_args(layout, r), *restore_args(layout, r, Backend::file)}) {
         auto cid = std::find(args.begin(), args.end(), "--vsock-cid");
         ASSERT_NE(cid, args.end());
         EXPECT_EQ(*(cid + 1), "42");

@@ -118,7 +118,7 @@ TEST(VmmCgroupsOnThisHost, TheyAreMadeJoinedAndRemovedAfter) {
         std::string join;
         for (const auto& file : *procs) join += "echo 0 > " + file + "; ";
         SpawnSpec spec{"/bin/sh", {"-c", join + "cat /proc/self/cgroup; echo ready >&$2; exec 3>&-", "child"}, log,
-                       5'000, own_pid_namespace};
+                       5'000, own_pid_namespace, {}};
         fs::remove(log);
         auto child = VmmProcess::spawn(spec);
         ASSERT_TRUE(child) << child.error().message();

@@ -1,5 +1,6 @@
 // VmmProcess with stand-in programs (sh scripts) for the paths a real VMM
 // rarely takes: failing at start, never becoming ready, dying later.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/unique_fd.hpp"
 #include "manager/supervisor.hpp"
 #include "manager/vmm_process.hpp"
 
@@ -17,7 +19,7 @@ namespace {
 
 SpawnSpec sh(const std::string& script, int ready_timeout_ms = 5'000) {
     // --ready-fd 3 is appended: as "$1 $2" of the script.
-    return SpawnSpec{"/bin/sh", {"-c", script, "fake-vmm"}, "/tmp/brood-fake-vmm.log", ready_timeout_ms, false};
+    return SpawnSpec{"/bin/sh", {"-c", script, "fake-vmm"}, "/tmp/brood-fake-vmm.log", ready_timeout_ms, false, {}};
 }
 
 } // namespace
@@ -48,6 +50,38 @@ TEST(VmmProcess, NeverReadyTimesOutAndIsKilled) {
     EXPECT_NE(vmm.error().message().find("signal 9"), std::string::npos) << vmm.error().message();
 }
 
+// Files handed over arrive at fds 4, 5, ... in order, readable through
+// /proc/self/fd/N as the VMM reads its images; nothing else is open above
+// them. The same with a PID namespace of its own (root only).
+TEST(VmmProcess, HandedOverFilesArriveInOrderFromFdFour) {
+    std::string dir = "/tmp/brood-fake-vmm-fds-" + std::to_string(::getpid());
+    std::filesystem::create_directories(dir);
+    { std::ofstream(dir + "/kernel") << "kernel"; }
+    { std::ofstream(dir + "/initrd") << "initrd"; }
+    for (bool pid_ns : {false, true}) {
+        if (pid_ns && ::geteuid() != 0) continue;
+        SCOPED_TRACE(pid_ns ? "own PID namespace" : "posix_spawn");
+        brood::UniqueFd kernel(::open((dir + "/kernel").c_str(), O_RDONLY | O_CLOEXEC));
+        brood::UniqueFd initrd(::open((dir + "/initrd").c_str(), O_RDONLY | O_CLOEXEC));
+        ASSERT_TRUE(kernel && initrd);
+        SpawnSpec spec = sh("read k </proc/self/fd/4; read i </proc/self/fd/5; "
+                            "if [ -e /proc/self/fd/6 ]; then six=open; else six=closed; fi; "
+                            "echo \"$k $i $six\"; echo ready >&$2; exec 3>&-; exit 0");
+        spec.log_path = dir + "/log";
+        std::filesystem::remove(spec.log_path);
+        spec.own_pid_namespace = pid_ns;
+        spec.pass_fds = {kernel.get(), initrd.get()};
+        auto vmm = VmmProcess::spawn(spec);
+        ASSERT_TRUE(vmm) << vmm.error().message();
+        ASSERT_TRUE((*vmm)->wait_exit(5'000));
+        std::ifstream log(spec.log_path);
+        std::string line;
+        std::getline(log, line);
+        EXPECT_EQ(line, "kernel initrd closed");
+    }
+    std::filesystem::remove_all(dir);
+}
+
 // A boxed VMM (root only): PID 1 of a PID namespace of its own, with the
 // same fds, readiness and exit status as any other.
 TEST(VmmProcess, InItsOwnPidNamespaceItIsPidOne) {
@@ -72,7 +106,7 @@ TEST(VmmProcess, InItsOwnPidNamespaceItIsPidOne) {
 // A child that cannot exec in its PID namespace says which step failed, and why.
 TEST(VmmProcess, InItsOwnPidNamespaceAMissingBinaryIsReportedWithItsErrno) {
     if (::geteuid() != 0) GTEST_SKIP() << "a PID namespace needs CAP_SYS_ADMIN";
-    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm-missing.log", 1'000, true};
+    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm-missing.log", 1'000, true, {}};
     auto vmm = VmmProcess::spawn(spec);
     ASSERT_FALSE(vmm);
     EXPECT_EQ(vmm.error().errno_value(), ENOENT) << vmm.error().message();
@@ -81,7 +115,7 @@ TEST(VmmProcess, InItsOwnPidNamespaceAMissingBinaryIsReportedWithItsErrno) {
 }
 
 TEST(VmmProcess, MissingBinaryFails) {
-    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm.log", 1'000, false};
+    SpawnSpec spec{"/nonexistent/brood-vmm", {}, "/tmp/brood-fake-vmm.log", 1'000, false, {}};
     EXPECT_FALSE(VmmProcess::spawn(spec));
 }
 
