@@ -107,6 +107,13 @@ Result<void> Lifecycle::forget_snapshot(Instance& instance, const std::string& r
 }
 
 OpResult<void> Lifecycle::standby(Instance& instance) {
+    // The VMM before the state: should the supervisor record its death
+    // while this runs, the steps below still know which process to ask.
+    std::shared_ptr<VmmProcess> vmm;
+    {
+        std::lock_guard lock(instance.mutex);
+        vmm = instance.vmm;
+    }
     InstanceView view = view_of(instance, _state.layout);
     if (view.state != State::running && view.state != State::paused)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) +
@@ -123,11 +130,6 @@ OpResult<void> Lifecycle::standby(Instance& instance) {
     if (removed_ec) {
         (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return internal("remove the old snapshot: " + removed_ec.message());
-    }
-    std::shared_ptr<VmmProcess> vmm;
-    {
-        std::lock_guard lock(instance.mutex);
-        vmm = instance.vmm;
     }
     // A control call failed: was it because the VMM is gone?
     auto died = [&] { return vmm && vmm->wait_exit(1'000); };
@@ -212,13 +214,22 @@ OpResult<void> Lifecycle::pause(Instance& instance) { return set_paused(instance
 OpResult<void> Lifecycle::resume(Instance& instance) { return set_paused(instance, false); }
 
 OpResult<void> Lifecycle::set_paused(Instance& instance, bool paused) {
+    std::shared_ptr<VmmProcess> vmm; // before the state, as in standby()
+    {
+        std::lock_guard lock(instance.mutex);
+        vmm = instance.vmm;
+    }
     InstanceView view = view_of(instance, _state.layout);
     const State from = paused ? State::running : State::paused;
     if (view.state != from)
         return wrong_state("instance " + view.record.name + " is " + state_text(view.state) + ", not " +
                            state_text(from));
     VmmControl control(_state.layout.control_socket(instance.id));
-    TRY(paused ? control.pause() : control.resume());
+    if (auto done = paused ? control.pause() : control.resume(); !done) {
+        if (vmm && vmm->wait_exit(1'000))
+            return tl::unexpected(_vmms.died_during(instance, vmm, paused ? "pause" : "resume"));
+        return fail(done.error());
+    }
     {
         std::lock_guard guard(instance.mutex);
         instance.paused = paused;
