@@ -4,9 +4,10 @@
 // At create, a named file must resolve, symlinks and all, to a regular file
 // inside one of them: anything else is a 400 that names the directories.
 // When a VMM starts, broodd opens each such file again beneath its
-// directory (openat2 with RESOLVE_BENEATH: no "..", symlink or mount leads
-// out of it) and hands the VMM the open file, not the path, so nothing
-// swapped in between the check and the VMM's read can reach the guest.
+// directory (openat2 with RESOLVE_BENEATH: no "..", absolute path or
+// symlink leads out of it) and hands the VMM the open file, not the path,
+// so nothing swapped in between the check and the VMM's read can reach the
+// guest.
 #pragma once
 
 #include <string>
