@@ -36,7 +36,6 @@ public:
     // text: check() has made it canonical).
     bool contains(const std::string& path) const;
 
-    const std::vector<std::string>& dirs() const { return _dirs; }
     std::string describe() const; // "/a, /b" for messages
 
 private:

@@ -56,13 +56,7 @@ OpResult<void> Lifecycle::start(Instance& instance) {
         (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
         return tl::unexpected(net.error());
     }
-    VmmImageFiles files(_state.images, _state.layout, kFirstPassedFd);
-    auto args = boot_args(_state.layout, view.record, files.as_image_arg());
-    if (!args) {
-        (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
-        return bad_request("start " + view.record.name + ": " + args.error().message());
-    }
-    return _vmms.spawn(instance, std::move(*args), "start", std::nullopt, files.take());
+    return spawn_vmm(instance, view.record, std::nullopt);
 }
 
 OpResult<void> Lifecycle::stop(Instance& instance, int timeout_ms) {
@@ -200,13 +194,19 @@ OpResult<void> Lifecycle::restore(Instance& instance) {
     // MAP_PRIVATE (backend file), whatever the daemon's default, so forks
     // share its page cache and never write it.
     Backend backend = memory_is_link(_state.layout, instance.id) ? Backend::file : _state.config.restore_backend;
+    return spawn_vmm(instance, view.record, backend);
+}
+
+OpResult<void> Lifecycle::spawn_vmm(Instance& instance, const InstanceRecord& record, std::optional<Backend> backend) {
+    const std::string op = backend ? "restore" : "start";
     VmmImageFiles files(_state.images, _state.layout, kFirstPassedFd);
-    auto args = restore_args(_state.layout, view.record, backend, files.as_image_arg());
+    auto args = backend ? restore_args(_state.layout, record, *backend, files.as_image_arg())
+                        : boot_args(_state.layout, record, files.as_image_arg());
     if (!args) {
         (void)_state.update_record(instance, [](InstanceRecord& r) { r.pending_op = PendingOp::none; });
-        return bad_request("restore " + view.record.name + ": " + args.error().message());
+        return bad_request(op + " " + record.name + ": " + args.error().message());
     }
-    return _vmms.spawn(instance, std::move(*args), "restore", backend, files.take());
+    return _vmms.spawn(instance, std::move(*args), op, backend, files.take());
 }
 
 OpResult<void> Lifecycle::pause(Instance& instance) { return set_paused(instance, true); }

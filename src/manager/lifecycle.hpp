@@ -46,6 +46,10 @@ public:
     OpResult<void> remove(const std::shared_ptr<Instance>& instance);
 
 private:
+    // The instance's VMM, booted (no backend) or restored, with its image
+    // files handed over as open descriptors; an image that can no longer be
+    // opened ends the operation with 400, its pending op cleared.
+    OpResult<void> spawn_vmm(Instance& instance, const InstanceRecord& record, std::optional<Backend> backend);
     // pause() or resume(): the vCPUs stopped or running again.
     OpResult<void> set_paused(Instance& instance, bool paused);
     // Drops the instance's snapshot (snapshot_files.hpp) and gives back the
