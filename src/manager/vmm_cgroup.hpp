@@ -46,7 +46,8 @@ public:
     static Result<VmmCgroups> setup(const std::string& root, const std::string& self, const std::string& group);
 
     // Makes (or reuses) the instance's cgroups with `limits`; answers the
-    // cgroup.procs files the VMM must join.
+    // files the VMM, while it has one thread, writes "0" into to join them:
+    // v1's `tasks`, v2's `cgroup.procs`.
     Result<std::vector<std::string>> prepare(const std::string& instance_id, const CgroupLimits& limits) const;
     // Removes the instance's cgroups; one that still holds a process stays.
     void remove(const std::string& instance_id) const;

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
         cmd->add_option("--jail-dir", opt.jail.dir,
                         "With --jail: the instance directory, where snapshots and logs are written");
         cmd->add_option("--jail-cgroup", opt.jail.cgroups,
-                        "With --jail: join the cgroup whose cgroup.procs file this is, first thing (repeatable)");
+                        "With --jail: join the cgroup whose tasks or cgroup.procs file this is, first thing (repeatable)");
         cmd->add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     };

@@ -236,6 +236,13 @@ TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
     // In a cgroup of its own, with its memory and pids limits.
     std::string cgroups = brood::read_file("/proc/" + std::to_string(pid) + "/cgroup").value_or("");
     EXPECT_NE(cgroups.find("/brood-vmm-" + id + "\n"), std::string::npos) << cgroups;
+    // Every thread of it: on v1 it joins with its first thread, which makes the others.
+    size_t threads = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        ++threads;
+        EXPECT_EQ(brood::read_file(task.path().string() + "/cgroup").value_or(""), cgroups) << task.path();
+    }
+    EXPECT_GT(threads, 1u) << "vCPU and API threads";
     // Its root is its instance directory: no host file outside it resolves.
     const std::string root = "/proc/" + std::to_string(pid) + "/root";
     EXPECT_TRUE(std::filesystem::equivalent(root, daemon.guests_dir() + "/" + id)) << "the VMM's root";

@@ -49,10 +49,10 @@ TEST_F(FakeCgroupFs, OnV1TheCgroupsAreMadeBelowBrooddsOwnInBothHierarchies) {
     auto cgroups = VmmCgroups::setup(root.string(), "8:pids:/\n4:memory:/outer/inner\n0::/\n", "brood-d");
     ASSERT_TRUE(cgroups) << cgroups.error().message();
     EXPECT_FALSE(cgroups->v2());
-    auto procs = cgroups->prepare("abc", {256ull << 20, 20});
-    ASSERT_TRUE(procs) << procs.error().message();
+    auto joins = cgroups->prepare("abc", {256ull << 20, 20});
+    ASSERT_TRUE(joins) << joins.error().message();
     const fs::path memory = root / "memory/outer/inner/brood-d/brood-vmm-abc", pids = root / "pids/brood-d/brood-vmm-abc";
-    EXPECT_EQ(*procs, (std::vector<std::string>{(memory / "cgroup.procs").string(), (pids / "cgroup.procs").string()}));
+    EXPECT_EQ(*joins, (std::vector<std::string>{(memory / "tasks").string(), (pids / "tasks").string()}));
     EXPECT_EQ(read(memory / "memory.limit_in_bytes"), std::to_string(256ull << 20));
     EXPECT_EQ(read(pids / "pids.max"), "20");
 }
@@ -65,10 +65,10 @@ TEST_F(FakeCgroupFs, OnV2InALeafNamedBrooddTheCgroupsAreItsSiblings) {
     EXPECT_TRUE(cgroups->v2());
     EXPECT_EQ(read(root / "system.slice/broodd.service/cgroup.subtree_control"), "+memory +pids");
     EXPECT_EQ(read(root / "system.slice/broodd.service/brood-d/cgroup.subtree_control"), "+memory +pids");
-    auto procs = cgroups->prepare("abc", {1ull << 30, 9});
-    ASSERT_TRUE(procs) << procs.error().message();
+    auto joins = cgroups->prepare("abc", {1ull << 30, 9});
+    ASSERT_TRUE(joins) << joins.error().message();
     const fs::path dir = root / "system.slice/broodd.service/brood-d/brood-vmm-abc";
-    EXPECT_EQ(*procs, std::vector<std::string>{(dir / "cgroup.procs").string()});
+    EXPECT_EQ(*joins, std::vector<std::string>{(dir / "cgroup.procs").string()});
     EXPECT_EQ(read(dir / "memory.max"), std::to_string(1ull << 30));
     EXPECT_EQ(read(dir / "pids.max"), "9");
     // At daemon start, cgroups of VMMs that are gone are swept; kept ones stay.
@@ -110,13 +110,13 @@ TEST(VmmCgroupsOnThisHost, TheyAreMadeJoinedAndRemovedAfter) {
     auto cgroups = VmmCgroups::setup("/sys/fs/cgroup", brood::read_file("/proc/self/cgroup").value_or(""), group);
     ASSERT_TRUE(cgroups) << "this machine has writable cgroups as root: " << cgroups.error().message();
     const std::string id = "test-" + std::to_string(::getpid());
-    auto procs = cgroups->prepare(id, vmm_limits(64, 1));
-    ASSERT_TRUE(procs) << procs.error().message();
+    auto joins = cgroups->prepare(id, vmm_limits(64, 1));
+    ASSERT_TRUE(joins) << joins.error().message();
     const std::string log = "/tmp/brood-cgroup-child-" + std::to_string(::getpid()) + ".log";
     for (bool own_pid_namespace : {true, false}) {
         // The child joins them itself, as brood-vmm --jail-cgroup does.
         std::string join;
-        for (const auto& file : *procs) join += "echo 0 > " + file + "; ";
+        for (const auto& file : *joins) join += "echo 0 > " + file + "; ";
         SpawnSpec spec{"/bin/sh", {"-c", join + "cat /proc/self/cgroup; echo ready >&$2; exec 3>&-", "child"}, log,
                        5'000, own_pid_namespace, {}};
         fs::remove(log);

@@ -17,8 +17,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "vmm/jail/jail.hpp"
 
@@ -215,6 +217,21 @@ TEST(JailConfig, ACgroupThatCannotBeJoinedIsAnError) {
     ASSERT_FALSE(entered);
     EXPECT_NE(entered.error().message().find("--jail-cgroup /nonexistent/brood-vmm-x/cgroup.procs"), std::string::npos)
         << entered.error().message();
+}
+
+// On cgroup v1 the VMM joins with its one thread (`tasks`): a second
+// thread would stay outside the limits, so it is refused before any join.
+TEST(JailConfig, JoiningCgroupsNeedsASingleThread) {
+    JailConfig c;
+    c.enabled = true;
+    c.cgroups = {"/nonexistent/brood-vmm-x/tasks"};
+    std::promise<void> release;
+    std::thread second([done = release.get_future()]() mutable { done.wait(); });
+    auto entered = enter_namespaces(c);
+    release.set_value();
+    second.join();
+    ASSERT_FALSE(entered);
+    EXPECT_NE(entered.error().message().find("must have one thread"), std::string::npos) << entered.error().message();
 }
 
 TEST(JailConfig, PathsInsideTheDirectoryBecomeRelative) {

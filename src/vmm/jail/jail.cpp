@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -73,6 +74,14 @@ Result<void> change_root(const std::string& dir) {
     return {};
 }
 
+size_t thread_count() {
+    std::error_code ec;
+    size_t n = 0;
+    std::filesystem::directory_iterator it("/proc/self/task", ec), end;
+    for (; !ec && it != end; it.increment(ec)) ++n;
+    return n;
+}
+
 } // namespace
 
 Result<void> check(const JailConfig& config) {
@@ -86,9 +95,13 @@ Result<void> check(const JailConfig& config) {
 
 Result<void> enter_namespaces(const JailConfig& config) {
     if (!config.enabled) return {};
-    for (const auto& procs : config.cgroups) {
-        UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd || ::write(fd.get(), "0", 1) != 1) return fail_errno(fmt::format("--jail-cgroup {}: join it", procs));
+    // "0" written to v1's `tasks` moves the writing thread only: the others
+    // would stay outside the limits.
+    if (!config.cgroups.empty() && thread_count() != 1)
+        return fail("--jail-cgroup: the process must have one thread when it joins its cgroups");
+    for (const auto& file : config.cgroups) {
+        UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), "0", 1) != 1) return fail_errno(fmt::format("--jail-cgroup {}: join it", file));
     }
     if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
         return fail_errno("--jail: new mount, IPC and UTS namespaces (brood-vmm needs CAP_SYS_ADMIN for them)");

@@ -38,8 +38,9 @@ struct JailConfig {
     // writes then (snapshots, rotated logs, vsock connections) it reaches
     // by paths relative to it.
     std::string dir;
-    // cgroup.procs files of the cgroups it joins first (their limits hold
-    // from then on).
+    // The files of the cgroups it joins first, by writing "0" into each
+    // while it has one thread (their limits hold from then on): v1's
+    // `tasks` (that thread, which then makes every other) or cgroup.procs.
     std::vector<std::string> cgroups;
 };
 
