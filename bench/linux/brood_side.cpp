@@ -34,7 +34,8 @@ Result<void> brood_side(const Config& c, const ScratchDir& scratch, Reporter& ou
         SpawnOptions options;
         options.stderr_path = scratch / "brood-boot.stderr";
         auto vm = TRY(Child::spawn(boot_command(c, control), options));
-        auto ready = TRY_CTX(vm.out().wait_for("brood-initrd ready", deadline_in(c.timeout)), "brood boot");
+        auto ready = TRY_CTX(vm.out().wait_for("brood-initrd ready", deadline_in(c.timeout)),
+                             "brood boot: " + vm.stderr_tail());
         out.add("brood", "boot_ready", "ms", c.params(), ms_between(vm.started_at(), ready.at));
         note("bench_linux: brood boot {}: {:.0f} ms, guest says \"{}\"", run, ms_between(vm.started_at(), ready.at),
              ready.text);

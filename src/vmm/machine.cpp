@@ -14,6 +14,7 @@
 
 #include "vmm/arch/x86_64/acpi.hpp"
 #include "vmm/arch/x86_64/layout.hpp"
+#include "vmm/guest_clock.hpp"
 #include "vmm/virtio/block.hpp"
 #include "vmm/virtio/mmio_layout.hpp"
 
@@ -136,6 +137,8 @@ void Machine::on_guest_request(devices::GuestRequest request) {
     if (request == devices::GuestRequest::reset) request_exit(ExitCode::reset, "guest reset");
     else request_exit(ExitCode::power_off, "guest powered off");
 }
+
+Result<void> Machine::restore_clock() { return _vm.restore_clock(guest_kvmclock(_vcpus.front(), _memory)); }
 
 Result<void> Machine::start(bool paused) {
     install_kick_handler();

@@ -63,6 +63,10 @@ public:
 
     // Every component's saved state, in restore order (see snapshot/persist.hpp).
     snapshot::Registry& persist() { return _persist; }
+    // After persist().apply(), before start(): sets the restored clock to
+    // what the guest reads at its first vCPU's TSC now (guest_clock.hpp; KVM
+    // keeps the other vCPUs' TSCs in step with the first's), else as saved.
+    Result<void> restore_clock();
 
     // Runs first on each vCPU thread (before start()); a failure ends the machine.
     void set_vcpu_thread_setup(std::function<Result<void>()> setup) { _vcpu_thread_setup = std::move(setup); }

@@ -76,6 +76,7 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_from_snapshot(const Res
     if (auto ok = (*machine)->persist().load(*sections); !ok)
         return bad_input(std::move(ok.error()).context(source.state_path));
     if (auto ok = (*machine)->persist().apply(); !ok) return internal(ok.error());
+    if (auto ok = (*machine)->restore_clock(); !ok) return internal(ok.error());
     // A restored machine may be one of many clones: it gets its own generation ID.
     if (auto ok = (*machine)->new_vm_generation(true); !ok) return internal(ok.error());
     return std::move(*machine);

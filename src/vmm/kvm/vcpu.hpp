@@ -2,7 +2,9 @@
 // state a snapshot needs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -85,7 +87,15 @@ public:
     void set_immediate_exit(bool on);
 
     Result<VcpuState> save_state(const std::vector<uint32_t>& msr_indices);
+    Result<uint64_t> read_msr(uint32_t index);
     Result<void> restore_state(const VcpuState& state);
+    // The TSC restore_state() wrote, and when: the guest's TSC runs on from
+    // that value at that moment.
+    struct TscWrite {
+        uint64_t value = 0;
+        std::chrono::steady_clock::time_point at;
+    };
+    const std::optional<TscWrite>& tsc_written() const { return _tsc_written; }
 
     // The snapshot contract: save() needs the MSRs to save, given once.
     void set_snapshot_msrs(std::vector<uint32_t> indices) { _snapshot_msrs = std::move(indices); }
@@ -106,6 +116,7 @@ private:
     Mapping _run_page;
     x86::CpuidTable _cpuid; // what set_cpuid() gave, saved in snapshots
     std::vector<uint32_t> _snapshot_msrs;
+    std::optional<TscWrite> _tsc_written;
 };
 
 template <typename F>

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "vmm/arch/x86_64/msr.hpp"
 #include "vmm/kvm/kvm_abi.hpp"
 #include "vmm/kvm/vcpu.hpp"
 
@@ -83,9 +84,13 @@ Result<void> Vcpu::restore_state(const VcpuState& s) {
     TRY(set_from<kvm_debugregs>(fd, KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", s.debugregs));
     TRY(set_from<kvm_lapic_state>(fd, KVM_SET_LAPIC, "KVM_SET_LAPIC", s.lapic));
     TRY(set_msrs(s.msrs));
+    for (const auto& msr : s.msrs)
+        if (msr.index == x86::msr::kTsc) _tsc_written = TscWrite{msr.value, std::chrono::steady_clock::now()};
     TRY(set_from<kvm_vcpu_events>(fd, KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", s.events));
     return {};
 }
+
+Result<uint64_t> Vcpu::read_msr(uint32_t index) { return TRY(get_msrs(fd(), {index})).front().value; }
 
 Result<VcpuSnapshot> Vcpu::save() {
     return VcpuSnapshot{_index, _cpuid, TRY(save_state(_snapshot_msrs))};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common/result.hpp"
@@ -46,11 +47,16 @@ public:
     Result<void> add_mmio_ioeventfd(int eventfd, uint64_t address, uint32_t value);
 
     Result<VmState> save() const;
+    // Restores the irqchip and the PIT; keeps the clock for restore_clock().
     Result<void> restore(const VmState& state);
+    // Sets the clock restore() kept, or `now_ns` when given, once every
+    // vCPU's TSC is restored (docs/snapshot-format.md, "Clock").
+    Result<void> restore_clock(std::optional<uint64_t> now_ns);
 
 private:
     explicit Vm(UniqueFd fd) : _fd(std::move(fd)) {}
     UniqueFd _fd;
+    std::vector<uint8_t> _pending_clock;
 };
 
 } // namespace brood::kvm
