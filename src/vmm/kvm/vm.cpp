@@ -117,17 +117,15 @@ Result<void> Vm::restore(const VmState& state) {
     }
     auto pit = TRY(from_bytes<kvm_pit_state2>(state.pit, "PIT"));
     if (::ioctl(_fd.get(), KVM_SET_PIT2, &pit) < 0) return fail_errno("KVM_SET_PIT2");
-    (void)TRY(from_bytes<kvm_clock_data>(state.clock, "clock"));
-    _pending_clock = state.clock;
+    _pending_clock_ns = TRY(from_bytes<kvm_clock_data>(state.clock, "clock")).clock;
     return {};
 }
 
 Result<void> Vm::restore_clock(std::optional<uint64_t> now_ns) {
-    if (_pending_clock.empty()) return {};
-    auto clock = TRY(from_bytes<kvm_clock_data>(_pending_clock, "clock"));
-    _pending_clock.clear();
-    if (now_ns) clock.clock = *now_ns;
-    clock.flags = 0; // only the clock value is settable
+    if (!_pending_clock_ns) return {};
+    kvm_clock_data clock{}; // flags 0: only the clock value is set
+    clock.clock = now_ns.value_or(*_pending_clock_ns);
+    _pending_clock_ns.reset();
     if (::ioctl(_fd.get(), KVM_SET_CLOCK, &clock) < 0) return fail_errno("KVM_SET_CLOCK");
     return {};
 }

@@ -56,7 +56,7 @@ public:
 private:
     explicit Vm(UniqueFd fd) : _fd(std::move(fd)) {}
     UniqueFd _fd;
-    std::vector<uint8_t> _pending_clock;
+    std::optional<uint64_t> _pending_clock_ns; // restore() to restore_clock()
 };
 
 } // namespace brood::kvm
