@@ -143,6 +143,20 @@ else echo "lane: no /dev/kvm in L1"; dmesg | tail -n 20; fi
 cd /tmp
 export BROOD_VMM=/lane/bin/brood-vmm BROOD_TEST_BROODD=/lane/bin/broodd BROOD_TEST_BROOD=/lane/bin/brood
 export BROOD_TEST_GUEST=/lane/assets/brood-test-guest.elf BROOD_ASSETS=/lane/assets BROOD_GUEST_IMAGES=/lane/assets
+# A guest that stops printing mid-boot fails its test with KVM's events for its VMM.
+export BROOD_TEST_KVM_TRACE=1
+# What KVM does for the VMMs still running, over 2 s (kvm tracepoints):
+# whether a stopped L2 still exits (and where), halts, or gets interrupts.
+trace_kvm() {
+  T=/sys/kernel/tracing
+  [ -e \$T/trace ] || mount -t tracefs tracefs \$T 2>/dev/null || return 0
+  [ -d \$T/events/kvm ] || return 0
+  echo 256 >\$T/buffer_size_kb; : >\$T/trace
+  echo 1 >\$T/events/kvm/enable; sleep 2; echo 0 >\$T/events/kvm/enable
+  echo "lane: --- kvm events over 2 s: \$(grep -vc '^#' \$T/trace) in all, by kind: ---"
+  grep -v '^#' \$T/trace | sed -n 's/.* \(kvm_[a-z_]*\):.*/\1/p' | sort | uniq -c | sed 's/^/lane: /'
+  grep -v '^#' \$T/trace | tail -n 60 | sed 's/^/lane: kvm: /'
+}
 # What every process in L1 is waiting on, for a suite that hung.
 dump_l1() {
   echo "lane: --- L1 when \$1 hung: load \$(cat /proc/loadavg) ---"
@@ -154,6 +168,7 @@ dump_l1() {
     done
   done
   dmesg | tail -n 30 | sed 's/^/lane: dmesg: /'
+  trace_kvm
   for f in \$(find /tmp -name serial.log 2>/dev/null); do
     echo "lane: --- the end of \$f ---"; tail -n 40 \$f | sed 's/^/lane: L2: /'
   done

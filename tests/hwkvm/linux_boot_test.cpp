@@ -38,7 +38,7 @@ void LinuxBoot::run(const BootCase& c) {
                                 kLinuxCmdline, "--memory-mib", "256", "--vcpus", std::to_string(c.vcpus)},
                                sub("boot"));
     ASSERT_TRUE(vm) << vm.error().message();
-    auto ready = vm->wait_for("brood-initrd ready", Millis(300'000));
+    auto ready = vm->wait_for("brood-initrd ready", Millis(200'000), kBootQuietLimit);
     ASSERT_TRUE(ready) << ready.error().message() << "\nguest serial output:\n" << vm->all_output();
 
     // The console works both ways: a typed command gets its answer.

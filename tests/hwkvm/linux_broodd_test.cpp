@@ -67,7 +67,7 @@ TEST_F(LinuxThroughBroodd, BootsAndAnswersOnTheConsole) {
     source_id = r.body["id"];
     auto started = daemon->call("POST", "/instances/linux/start");
     ASSERT_EQ(started.status, 200) << started.text;
-    ASSERT_TRUE(daemon->wait_guest_ready("linux", 0, 300'000, "brood-initrd ready"))
+    ASSERT_TRUE(daemon->wait_guest_ready("linux", 0, 200'000, "brood-initrd ready", kBootQuietLimitMs))
         << daemon->call("GET", "/instances/linux/logs").text;
     EXPECT_NE(console("linux", "echo hello-$((6*7))", "hello-42").find("hello-42"), std::string::npos);
     booted = !HasFailure();

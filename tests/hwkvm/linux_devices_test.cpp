@@ -84,7 +84,7 @@ TEST_F(LinuxDevices, BootsWithItsRootOnVirtioBlkAndTheAgentAnswers) {
     ASSERT_EQ(r.status, 201) << r.text;
     auto started = daemon->call("POST", "/instances/dev/start");
     ASSERT_EQ(started.status, 200) << started.text;
-    ASSERT_TRUE(daemon->wait_guest_ready("dev", 0, 120'000, "brood-rootfs ready"))
+    ASSERT_TRUE(daemon->wait_guest_ready("dev", 0, 120'000, "brood-rootfs ready", kBootQuietLimitMs))
         << daemon->call("GET", "/instances/dev/logs").text;
     auto hello = exec("dev", {"/bin/echo", "hello", "from", "the", "agent"});
     EXPECT_EQ(hello.value("stdout", ""), "hello from the agent\n") << hello.dump();

@@ -17,6 +17,13 @@ namespace brood::test {
 // reset (so `reboot -f` ends brood-vmm with the reset exit code).
 inline constexpr const char* kLinuxCmdline = "console=ttyS0 reboot=k panic=-1";
 
+// A booting Linux prints something every few seconds, even under the
+// lane's emulation (a whole boot takes 10 to 40 s there): a boot that prints
+// nothing for this long has stopped, and its test says so without waiting
+// out its whole time limit.
+inline constexpr Millis kBootQuietLimit{60'000};
+inline constexpr int kBootQuietLimitMs = static_cast<int>(kBootQuietLimit.count());
+
 inline std::string asset(const std::string& name) { return assets_dir() + "/" + name; }
 
 // Skips (with the reason) where Linux cannot boot to its shell; fails where

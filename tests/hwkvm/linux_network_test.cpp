@@ -52,7 +52,7 @@ TEST_F(LinuxNetwork, ForksGetTheirOwnMacAndIpAndPingEachOther) {
                            {"network", json::object()}});
     ASSERT_EQ(r.status, 201) << r.text;
     ASSERT_EQ(daemon->call("POST", "/instances/net/start").status, 200);
-    ASSERT_TRUE(daemon->wait_guest_ready("net", 0, 120'000, "brood-initrd ready"))
+    ASSERT_TRUE(daemon->wait_guest_ready("net", 0, 120'000, "brood-initrd ready", kBootQuietLimitMs))
         << daemon->call("GET", "/instances/net/logs").text;
     EXPECT_EQ(out(exec("net", "ls /sys/class/net | grep -c eth")), "1") << "no virtio-net interface in the guest";
     ASSERT_EQ(daemon->call("POST", "/instances/net/standby").status, 200);

@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include "stall_report.hpp"
 #include "vm_process.hpp"
 
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <set>
 #include <thread>
@@ -188,12 +190,25 @@ nlohmann::json Daemon::create(const std::string& name, int memory_mib) const {
 
 size_t Daemon::log_size(const std::string& ref) const { return call("GET", "/instances/" + ref + "/logs").text.size(); }
 
-bool Daemon::wait_guest_ready(const std::string& ref, size_t from, int timeout_ms, const std::string& marker) const {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
+bool Daemon::wait_guest_ready(const std::string& ref, size_t from, int timeout_ms, const std::string& marker,
+                              int quiet_ms) const {
+    using std::chrono::steady_clock;
+    auto deadline = steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    size_t seen = 0;
+    auto grew_at = steady_clock::now();
+    while (steady_clock::now() < deadline) {
         Reply r = call("GET", "/instances/" + ref + "/logs");
         size_t at = r.text.find(marker, from);
         if (r.status == 200 && at != std::string::npos && r.text.find('\n', at) != std::string::npos) return true;
+        if (r.text.size() != seen) {
+            seen = r.text.size();
+            grew_at = steady_clock::now();
+        } else if (quiet_ms > 0 && steady_clock::now() - grew_at > std::chrono::milliseconds(quiet_ms)) {
+            std::cerr << ref << ": the guest has printed nothing for " << quiet_ms << " ms; its log ends: \""
+                      << r.text.substr(r.text.size() > 2000 ? r.text.size() - 2000 : 0) << "\"\n";
+            for (pid_t pid : test::brood_vmm_pids()) std::cerr << test::stall_report(pid);
+            return false;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;

@@ -70,8 +70,10 @@ public:
     nlohmann::json create(const std::string& name, int memory_mib = 128) const;
     // Waits until the guest printed its ready line (test guest protocol)
     // after byte `from` of its serial log (the log is kept across boots).
+    // With `quiet_ms`, it also gives up once the guest has printed nothing
+    // for that long, and prints what every brood-vmm is doing.
     bool wait_guest_ready(const std::string& ref, size_t from = 0, int timeout_ms = 60'000,
-                          const std::string& marker = "brood-guest ready") const;
+                          const std::string& marker = "brood-guest ready", int quiet_ms = 0) const;
     size_t log_size(const std::string& ref) const;
     // POST console; returns the output ("" and a failure when not 200).
     std::string console(const std::string& ref, const std::string& input, const std::string& until,

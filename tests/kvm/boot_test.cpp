@@ -2,6 +2,7 @@
 #include <chrono>
 #include <regex>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "kvm_fixture.hpp"
@@ -15,6 +16,21 @@ TEST_F(BootTest, OneVcpuAnswersPingAndCpus) {
     auto vm = boot_guest(128, 1, dir());
     EXPECT_EQ(ask(vm, "ping", "pong"), "pong");
     EXPECT_EQ(ask(vm, "cpus", "cpus online="), "cpus online=1 ids=0");
+}
+
+// A wait with a quiet limit gives up once the guest prints nothing for that
+// long, well before its time limit, and says what the VMM's threads do.
+TEST_F(BootTest, AWaitGivesUpOnASilentGuestAndShowsTheVmm) {
+    auto vm = boot_guest(128, 1, dir());
+    auto start = Clock::now();
+    auto never = vm.wait_for("a line the guest never prints", Millis(60'000), Millis(500));
+    auto took = std::chrono::duration_cast<Millis>(Clock::now() - start).count();
+    ASSERT_FALSE(never);
+    EXPECT_LT(took, 20'000);
+    const std::string& why = never.error().message();
+    EXPECT_NE(why.find("printed nothing for 500 ms"), std::string::npos) << why;
+    EXPECT_NE(why.find(fmt::format("brood-vmm {}: its threads", vm.pid())), std::string::npos) << why;
+    EXPECT_EQ(ask(vm, "ping", "pong"), "pong"); // the wait changed nothing in the guest
 }
 
 TEST_F(BootTest, FourVcpusAllAnswer) {

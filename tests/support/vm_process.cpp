@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "common/http/client.hpp"
+#include "stall_report.hpp"
 
 namespace brood::test {
 
@@ -103,13 +104,33 @@ std::string VmProcess::read_log() const {
 
 std::string VmProcess::all_output() const { return read_log(); }
 
-Result<std::string> VmProcess::wait_for(const std::string& text, Millis timeout) {
+Result<std::string> VmProcess::wait_for(const std::string& text, Millis timeout, std::optional<Millis> quiet) {
     auto deadline = Clock::now() + timeout;
+    off_t searched_size = -1;
+    auto grew_at = Clock::now();
     for (;;) {
+        // The log is read again only when it has grown: a Linux boot's log is
+        // long, and reading it every millisecond takes CPU from the guest.
+        struct stat st{};
+        off_t size = ::stat(serial_log().c_str(), &st) == 0 ? st.st_size : 0;
+        std::optional<int> exit_code = exited();
+        if (size == searched_size && !exit_code && Clock::now() <= deadline) {
+            if (quiet && Clock::now() - grew_at > *quiet) {
+                auto ms = std::chrono::duration_cast<Millis>(*quiet).count();
+                std::string last = read_log().substr(_consumed);
+                if (last.size() > 2000) last = "..." + last.substr(last.size() - 2000);
+                return fail(fmt::format("waiting for \"{}\": the guest has printed nothing for {} ms; its last "
+                                        "output: \"{}\"\n{}",
+                                        text, ms, last, stall_report(pid())));
+            }
+            std::this_thread::sleep_for(Millis(2));
+            continue;
+        }
+        if (size != searched_size) grew_at = Clock::now();
+        searched_size = size;
         std::string log = read_log();
         size_t at = log.find(text, _consumed);
         size_t end = at == std::string::npos ? at : log.find('\n', at);
-        std::optional<int> exit_code = exited();
         if (end == std::string::npos && at != std::string::npos && exit_code) end = log.size() - 1;
         if (end != std::string::npos) {
             end += 1; // whole lines only: the guest may still be printing this one

@@ -51,8 +51,11 @@ public:
     Clock::time_point started_at() const { return _child ? _child->started_at() : Clock::time_point{}; }
 
     // Waits until `text` appears in serial output not yet consumed; returns
-    // the output up to the end of that line and consumes it.
-    Result<std::string> wait_for(const std::string& text, Millis timeout = Millis(10'000));
+    // the output up to the end of that line and consumes it. With `quiet`, it
+    // also gives up once the guest has printed nothing for that long (as a
+    // booting Linux never does), and says what the VMM is doing.
+    Result<std::string> wait_for(const std::string& text, Millis timeout = Millis(10'000),
+                                 std::optional<Millis> quiet = std::nullopt);
     // Sends one line to the serial console.
     Result<void> send_line(const std::string& line);
     // send_line + wait_for(expect); returns the line that holds `expect`.
