@@ -1,35 +1,33 @@
 #include "stall_report.hpp"
 
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "common/read_file.hpp"
+#include "common/unique_fd.hpp"
+
 namespace brood::test {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+// /proc and tracefs files: empty where they cannot be read.
+std::string read_text(const fs::path& path, size_t max = 64 * 1024) { return read_file(path, max).value_or(""); }
 
 bool write_text(const fs::path& path, const std::string& text, bool append = false) {
-    std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
-    out << text;
-    out.flush();
-    return static_cast<bool>(out);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)));
+    return fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
 std::string trimmed(std::string s) {
@@ -70,7 +68,7 @@ std::string kvm_trace(const std::vector<std::string>& tids) {
     write_text(t / "events/kvm/enable", "0");
     write_text(t / "set_event_pid", "");
 
-    std::istringstream in(read_text(t / "trace"));
+    std::istringstream in(read_text(t / "trace", 64 << 20));
     std::vector<std::string> events;
     std::map<std::string, int> kinds;
     for (std::string line; std::getline(in, line);) {
