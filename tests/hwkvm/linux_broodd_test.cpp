@@ -85,6 +85,9 @@ TEST_F(LinuxThroughBroodd, StandbyAndRestoreKeepTheSameShell) {
     const std::string gpe = "awk '{print $1}' /sys/firmware/acpi/interrupts/gpe00";
     const std::string gpe_before = value("linux", "gpe", gpe);
     ASSERT_FALSE(gpe_before.empty());
+    const std::string clocksource = "cat /sys/devices/system/clocksource/clocksource0/current_clocksource";
+    const std::string clock_before = value("linux", "cs", clocksource);
+    ASSERT_FALSE(clock_before.empty());
     auto standby = daemon->call("POST", "/instances/linux/standby");
     ASSERT_EQ(standby.status, 200) << standby.text;
     EXPECT_EQ(standby.body["state"], "Standby");
@@ -94,6 +97,10 @@ TEST_F(LinuxThroughBroodd, StandbyAndRestoreKeepTheSameShell) {
     EXPECT_EQ(value("linux", "mark", "echo $MARK"), "shell-1234") << "the restored guest is not the same shell";
     EXPECT_GT(std::stoul("0" + value("linux", "gpe", gpe)), std::stoul("0" + gpe_before))
         << "the restore raised no VM generation GPE";
+    // A restored clock the guest cannot trust would make it give up its clocksource.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // three watchdog rounds
+    EXPECT_EQ(value("linux", "cs", clocksource), clock_before)
+        << value("linux", "dm", "dmesg | grep -i clocksource | tail -n 8");
     const double after = uptime("linux");
     EXPECT_GE(after, before) << "/proc/uptime went back: the guest booted again";
     EXPECT_LT(after, before + 120) << "/proc/uptime jumped";
