@@ -71,16 +71,23 @@ std::string kvm_trace(const std::vector<std::string>& tids) {
     std::istringstream in(read_text(t / "trace", 64 << 20));
     std::vector<std::string> events;
     std::map<std::string, int> kinds;
+    std::map<std::string, std::string> last_of_kind; // a loop's every step, with its operands
     for (std::string line; std::getline(in, line);) {
         if (line.empty() || line[0] == '#') continue;
         auto at = line.find(" kvm_");
-        if (at != std::string::npos) ++kinds[line.substr(at + 1, line.find(':', at) - at - 1)];
+        if (at != std::string::npos) {
+            auto kind = line.substr(at + 1, line.find(':', at) - at - 1);
+            ++kinds[kind];
+            last_of_kind[kind] = line;
+        }
         events.push_back(line);
     }
     std::string out = fmt::format("  {} kvm events in 2 s", events.size());
     for (const auto& [kind, n] : kinds) out += fmt::format(", {} {}", n, kind);
-    out += "; the last ones:\n";
-    for (size_t i = events.size() > 40 ? events.size() - 40 : 0; i < events.size(); ++i) out += "  " + events[i] + "\n";
+    out += "; the last of each kind:\n";
+    for (const auto& [kind, line] : last_of_kind) out += "  " + line + "\n";
+    out += "  the last ones:\n";
+    for (size_t i = events.size() > 30 ? events.size() - 30 : 0; i < events.size(); ++i) out += "  " + events[i] + "\n";
     return out;
 }
 
