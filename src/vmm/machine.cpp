@@ -230,6 +230,10 @@ MachineExit Machine::finish() {
     for (auto& t : _virtio)
         if (auto r = t->quiesce(); !r) spdlog::error("{}", r.error().message());
     std::lock_guard lock(_mutex);
+    if (_triple_faulted && *_triple_faulted < _vcpus.size()) {
+        _exit.reason += " (" + _vcpus[*_triple_faulted].register_summary() + ")";
+        _triple_faulted.reset();
+    }
     return _exit;
 }
 
@@ -285,6 +289,10 @@ bool Machine::handle_exit(kvm::Vcpu& vcpu, const kvm::VcpuExit& exit) {
     case Kind::hlt:
         return true;
     case Kind::shutdown:
+        {
+            std::lock_guard lock(_mutex);
+            if (!_exit_requested) _triple_faulted = vcpu.index();
+        }
         request_exit(ExitCode::crash, fmt::format("vcpu {}: triple fault", vcpu.index()));
         return false;
     case Kind::system_reset:

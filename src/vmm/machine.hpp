@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,6 +131,9 @@ private:
     std::atomic<bool> _stopping{false};
     MachineExit _exit;
     bool _exit_requested = false;
+    // The vCPU that triple faulted: finish() reads its registers, from the
+    // main thread (a vCPU thread's seccomp filter allows only KVM_RUN).
+    std::optional<size_t> _triple_faulted;
     UniqueFd _exit_event;
 };
 

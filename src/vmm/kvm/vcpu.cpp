@@ -3,6 +3,7 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -51,6 +52,15 @@ Result<void> Vcpu::set_boot_state(const x86::BootCpuState& state) {
     kvm_regs regs = to_kvm_regs(state.regs);
     if (::ioctl(_fd.get(), KVM_SET_REGS, &regs) < 0) return fail_errno("KVM_SET_REGS");
     return {};
+}
+
+std::string Vcpu::register_summary() {
+    kvm_regs regs{};
+    kvm_sregs sregs{};
+    if (::ioctl(_fd.get(), KVM_GET_REGS, &regs) < 0 || ::ioctl(_fd.get(), KVM_GET_SREGS, &sregs) < 0)
+        return fmt::format("registers unreadable: {}", std::strerror(errno));
+    return fmt::format("rip {:#x} rsp {:#x} cr0 {:#x} cr2 {:#x} cr3 {:#x} cr4 {:#x} efer {:#x}", regs.rip, regs.rsp,
+                       sregs.cr0, sregs.cr2, sregs.cr3, sregs.cr4, sregs.efer);
 }
 
 Result<void> Vcpu::set_msrs(const std::vector<x86::MsrEntry>& msrs) {

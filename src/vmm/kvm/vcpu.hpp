@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/mapping.hpp"
@@ -88,6 +89,9 @@ public:
 
     Result<VcpuState> save_state(const std::vector<uint32_t>& msr_indices);
     Result<uint64_t> read_msr(uint32_t index);
+    // rip, rsp, control registers and EFER, on one line: what a crash report
+    // needs to find where the guest was (or why they could not be read).
+    std::string register_summary();
     Result<void> restore_state(const VcpuState& state);
     // The TSC restore_state() wrote, and when: the guest's TSC runs on from
     // that value at that moment.
