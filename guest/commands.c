@@ -2,6 +2,7 @@
 #include "apic.h"
 #include "boot.h"
 #include "fmt.h"
+#include "interrupts.h"
 #include "layout.h"
 #include "memtest.h"
 #include "smp.h"
@@ -170,6 +171,8 @@ void command_run(char *s)
 			error(&out, "usage: nrx");
 	} else if (str_eq(argv[0], "poweroff")) {
 		power_off();
+	} else if (str_eq(argv[0], "triplefault")) {
+		triple_fault();
 	} else if (str_eq(argv[0], "reboot")) {
 		outb(I8042_CMD_PORT, 0xFE);
 		halt_forever();

@@ -163,3 +163,14 @@ void idt_load(void)
 
 	__asm__ volatile("lidt %0" : : "m"(desc));
 }
+
+void triple_fault(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __attribute__((packed)) empty = { 0, 0 };
+
+	__asm__ volatile("lidt %0; int3" : : "m"(empty));
+	halt_forever();
+}

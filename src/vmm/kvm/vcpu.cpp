@@ -59,6 +59,10 @@ std::string Vcpu::register_summary() {
     kvm_sregs sregs{};
     if (::ioctl(_fd.get(), KVM_GET_REGS, &regs) < 0 || ::ioctl(_fd.get(), KVM_GET_SREGS, &sregs) < 0)
         return fmt::format("registers unreadable: {}", std::strerror(errno));
+    // AMD SVM leaves the VMCB undefined after a shutdown, so KVM puts the
+    // vCPU through INIT: what is left is the reset state, not the guest's.
+    if (regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000 && !(sregs.cr0 & 1))
+        return "registers lost: KVM reset the vCPU when it shut down, as it does on AMD SVM";
     return fmt::format("rip {:#x} rsp {:#x} cr0 {:#x} cr2 {:#x} cr3 {:#x} cr4 {:#x} efer {:#x}", regs.rip, regs.rsp,
                        sregs.cr0, sregs.cr2, sregs.cr3, sregs.cr4, sregs.efer);
 }

@@ -90,7 +90,8 @@ public:
     Result<VcpuState> save_state(const std::vector<uint32_t>& msr_indices);
     Result<uint64_t> read_msr(uint32_t index);
     // rip, rsp, control registers and EFER, on one line: what a crash report
-    // needs to find where the guest was (or why they could not be read).
+    // needs to find where the guest was (or why they could not be read, or
+    // that KVM reset them: on AMD SVM a triple fault leaves only INIT state).
     std::string register_summary();
     Result<void> restore_state(const VcpuState& state);
     // The TSC restore_state() wrote, and when: the guest's TSC runs on from
