@@ -12,6 +12,7 @@
 
 #define MAX_ARGS 4
 #define MAX_SLEEP_MS 3600000ul
+#define MAX_LINES 1000000ul
 
 static u64 counter; /* `count`: lives in guest RAM, so it survives snapshots */
 
@@ -71,6 +72,29 @@ static void cmd_sleep(struct line *out, int argc, char **argv)
 	wait_until(NULL, ms);
 	line_str(out, "slept ms=");
 	line_dec(out, ms);
+}
+
+/* `lines <n>`: n numbered lines, sent as fast as the serial port takes
+ * them (a VM that prints without pause, for snapshots taken mid-output). */
+static void cmd_lines(struct line *out, int argc, char **argv)
+{
+	u64 n;
+
+	if (argc != 2) {
+		error(out, "usage: lines <n>");
+		return;
+	}
+	if (parse_u64(argv[1], &n) || n > MAX_LINES) {
+		error(out, "bad number");
+		return;
+	}
+	for (u64 i = 1; i <= n; ++i) {
+		line_str(out, "line ");
+		line_dec(out, i);
+		line_str(out, " abcdefghijklmnopqrstuvwxyz0123456789");
+		line_send(out);
+	}
+	line_str(out, "lines done");
 }
 
 static void cmd_disk_io(struct line *out, int argc, char **argv, int verify)
@@ -133,6 +157,8 @@ void command_run(char *s)
 		}
 	} else if (str_eq(argv[0], "sleep")) {
 		cmd_sleep(&out, argc, argv);
+	} else if (str_eq(argv[0], "lines")) {
+		cmd_lines(&out, argc, argv);
 	} else if (str_eq(argv[0], "disk")) {
 		if (argc == 1)
 			blk_init_command(&out);

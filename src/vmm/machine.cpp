@@ -244,23 +244,31 @@ void Machine::vcpu_loop(kvm::Vcpu& vcpu) {
             return; // the machine is stopping: nobody waits for this thread to park
         }
     }
+    // After an I/O or MMIO exit KVM finishes the instruction (an IN's value
+    // into rax, rip past an OUT) only in the next KVM_RUN. A vCPU that parked
+    // right then would be saved mid-instruction, and its restore would run
+    // the access again: a byte sent twice, a received byte or a read-to-clear
+    // register lost. So it first re-enters with immediate_exit set, which
+    // completes the instruction and returns at once.
+    bool mid_instruction = false;
     while (!_stopping) {
         {
             std::unique_lock lock(_mutex);
-            if (_pause_requested && !_stopping) {
+            if (_pause_requested && !_stopping && !mid_instruction) {
                 ++_parked;
                 _cv.notify_all();
                 _cv.wait(lock, [this] { return !_pause_requested || _stopping; });
                 --_parked;
             }
             if (_stopping) break;
-            vcpu.set_immediate_exit(false);
+            vcpu.set_immediate_exit(_pause_requested);
         }
         auto exit = vcpu.run();
         if (!exit) {
             request_exit(ExitCode::vmm_error, exit.error().message());
             break;
         }
+        mid_instruction = exit->kind == kvm::VcpuExit::Kind::io || exit->kind == kvm::VcpuExit::Kind::mmio;
         if (!handle_exit(vcpu, *exit)) break;
     }
 }
