@@ -88,11 +88,7 @@ TEST_F(Broodd, KilledVmmShowsFailedWithReason) {
 
 TEST_F(Broodd, GuestPoweroffMeansStopped) {
     std::string id = running("off");
-    daemon.call("POST", "/instances/off/console", {{"input", "poweroff"}, {"until", "never"}, {"timeout_ms", 300}});
-    std::string state;
-    for (int i = 0; i < 200 && (state = state_of(id)) == "Running"; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto got = daemon.call("GET", "/instances/" + id).body;
+    auto got = after_last_command(id, "poweroff");
     EXPECT_EQ(got["state"], "Stopped") << got.dump();
     EXPECT_EQ(got["last_exit"]["exit_code"], 0);
 }
@@ -102,11 +98,7 @@ TEST_F(Broodd, GuestPoweroffMeansStopped) {
 // thread may only run the guest, so the VMM must read them elsewhere.
 TEST_F(Broodd, GuestTripleFaultFailsTheInstanceNamingItsRegisters) {
     std::string id = running("tf");
-    daemon.call("POST", "/instances/tf/console", {{"input", "triplefault"}, {"until", "never"}, {"timeout_ms", 300}});
-    std::string state;
-    for (int i = 0; i < 200 && (state = state_of(id)) == "Running"; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto got = daemon.call("GET", "/instances/" + id).body;
+    auto got = after_last_command(id, "triplefault");
     EXPECT_EQ(got["state"], "Failed") << got.dump();
     EXPECT_EQ(got["last_exit"]["exit_code"], 4) << got.dump();
     std::string reason = got["failure_reason"].is_string() ? got["failure_reason"].get<std::string>() : "";
