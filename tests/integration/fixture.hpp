@@ -1,9 +1,6 @@
 // A gtest fixture with one running broodd; skips without /dev/kvm.
 #pragma once
 
-#include <chrono>
-#include <thread>
-
 #include <gtest/gtest.h>
 
 #include "daemon.hpp"
@@ -28,16 +25,6 @@ protected:
     }
     std::string state_of(const std::string& ref) {
         return daemon.call("GET", "/instances/" + ref).body.value("state", "?");
-    }
-    // Types a command after which the guest answers no more (it powers off
-    // or crashes), waits until the instance is no longer Running, and
-    // returns the instance.
-    nlohmann::json after_last_command(const std::string& ref, const std::string& command) {
-        daemon.call("POST", "/instances/" + ref + "/console",
-                    {{"input", command}, {"until", "never"}, {"timeout_ms", 300}});
-        for (int i = 0; i < 200 && state_of(ref) == "Running"; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        return daemon.call("GET", "/instances/" + ref).body;
     }
 
     Daemon daemon;

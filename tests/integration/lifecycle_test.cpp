@@ -2,7 +2,6 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "common/http/client.hpp"
@@ -10,18 +9,6 @@
 
 using namespace brood::testing;
 namespace fs = std::filesystem;
-
-namespace {
-
-bool host_cpu_is_amd() {
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(cpuinfo, line))
-        if (line.rfind("vendor_id", 0) == 0) return line.find("AuthenticAMD") != std::string::npos;
-    return false;
-}
-
-} // namespace
 
 TEST_F(Broodd, FullLifecycle) {
     auto created = daemon.create("life");
@@ -88,36 +75,13 @@ TEST_F(Broodd, KilledVmmShowsFailedWithReason) {
 
 TEST_F(Broodd, GuestPoweroffMeansStopped) {
     std::string id = running("off");
-    auto got = after_last_command(id, "poweroff");
+    daemon.call("POST", "/instances/off/console", {{"input", "poweroff"}, {"until", "never"}, {"timeout_ms", 300}});
+    std::string state;
+    for (int i = 0; i < 200 && (state = state_of(id)) == "Running"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto got = daemon.call("GET", "/instances/" + id).body;
     EXPECT_EQ(got["state"], "Stopped") << got.dump();
     EXPECT_EQ(got["last_exit"]["exit_code"], 0);
-}
-
-// A guest that triple faults ends its instance Failed, and the reason
-// names the vCPU and its registers. Under the daemon's jail (root), a vCPU
-// thread may only run the guest, so the VMM must read them elsewhere.
-TEST_F(Broodd, GuestTripleFaultFailsTheInstanceNamingItsRegisters) {
-    std::string id = running("tf");
-    auto got = after_last_command(id, "triplefault");
-    EXPECT_EQ(got["state"], "Failed") << got.dump();
-    EXPECT_EQ(got["last_exit"]["exit_code"], 4) << got.dump();
-    std::string reason = got["failure_reason"].is_string() ? got["failure_reason"].get<std::string>() : "";
-    for (const char* part : {"exit 4", "vcpu 0: triple fault ("})
-        EXPECT_NE(reason.find(part), std::string::npos) << part << " missing from: " << got.dump();
-    if (host_cpu_is_amd()) {
-        // KVM on AMD SVM resets a vCPU that shut down: the VMM says so
-        // rather than give the reset state as the guest's.
-        EXPECT_NE(reason.find("registers lost: KVM reset the vCPU"), std::string::npos) << reason;
-        return;
-    }
-    for (const char* part : {"rip 0x", "rsp 0x", "cr0 0x", "cr3 0x", "efer 0x"})
-        EXPECT_NE(reason.find(part), std::string::npos) << part << " missing from: " << reason;
-    // The registers are the guest's: it ran in long mode, so EFER has LME
-    // (bit 8) and LMA (bit 10).
-    size_t at = reason.find("efer 0x");
-    ASSERT_NE(at, std::string::npos);
-    unsigned long efer = std::stoul(reason.substr(at + 7), nullptr, 16);
-    EXPECT_EQ(efer & 0x500, 0x500u) << reason;
 }
 
 TEST_F(Broodd, PauseAndResume) {
