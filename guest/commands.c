@@ -57,18 +57,27 @@ static void cmd_memtest(struct line *out, int argc, char **argv, int verify)
 	line_hex(out, r.checksum);
 }
 
+/* The one number a command takes, at most `max`: 0, or 1 after answering
+ * with `usage` or "bad number". */
+static int one_number(struct line *out, int argc, char **argv, u64 max, const char *usage, u64 *n)
+{
+	if (argc != 2) {
+		error(out, usage);
+		return 1;
+	}
+	if (parse_u64(argv[1], n) || *n > max) {
+		error(out, "bad number");
+		return 1;
+	}
+	return 0;
+}
+
 static void cmd_sleep(struct line *out, int argc, char **argv)
 {
 	u64 ms;
 
-	if (argc != 2) {
-		error(out, "usage: sleep <ms>");
+	if (one_number(out, argc, argv, MAX_SLEEP_MS, "usage: sleep <ms>", &ms))
 		return;
-	}
-	if (parse_u64(argv[1], &ms) || ms > MAX_SLEEP_MS) {
-		error(out, "bad number");
-		return;
-	}
 	wait_until(NULL, ms);
 	line_str(out, "slept ms=");
 	line_dec(out, ms);
@@ -80,14 +89,8 @@ static void cmd_lines(struct line *out, int argc, char **argv)
 {
 	u64 n;
 
-	if (argc != 2) {
-		error(out, "usage: lines <n>");
+	if (one_number(out, argc, argv, MAX_LINES, "usage: lines <n>", &n))
 		return;
-	}
-	if (parse_u64(argv[1], &n) || n > MAX_LINES) {
-		error(out, "bad number");
-		return;
-	}
 	for (u64 i = 1; i <= n; ++i) {
 		line_str(out, "line ");
 		line_dec(out, i);

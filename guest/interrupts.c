@@ -154,23 +154,24 @@ void idt_init(void)
 	idt_load();
 }
 
-void idt_load(void)
+static void lidt(u64 base, u16 limit)
 {
 	struct {
 		u16 limit;
 		u64 base;
-	} __attribute__((packed)) desc = { sizeof(idt) - 1, (u64)idt };
+	} __attribute__((packed)) desc = { limit, base };
 
 	__asm__ volatile("lidt %0" : : "m"(desc));
 }
 
+void idt_load(void)
+{
+	lidt((u64)idt, sizeof(idt) - 1);
+}
+
 void triple_fault(void)
 {
-	struct {
-		u16 limit;
-		u64 base;
-	} __attribute__((packed)) empty = { 0, 0 };
-
-	__asm__ volatile("lidt %0; int3" : : "m"(empty));
+	lidt(0, 0);
+	__asm__ volatile("int3");
 	halt_forever();
 }
