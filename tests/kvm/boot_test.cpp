@@ -47,6 +47,17 @@ TEST_F(BootTest, SleepIsTimerDrivenAndOnTime) {
     EXPECT_LT(took, 1500);
 }
 
+// Commands that take one bounded number answer bad arguments with an error.
+TEST_F(BootTest, OneNumberCommandsRefuseBadArguments) {
+    auto vm = boot_guest(128, 1, dir());
+    EXPECT_EQ(ask(vm, "sleep", "error"), "error: usage: sleep <ms>");
+    EXPECT_EQ(ask(vm, "sleep 3600001", "error"), "error: bad number");
+    EXPECT_EQ(ask(vm, "lines 1 2", "error"), "error: usage: lines <n>");
+    EXPECT_EQ(ask(vm, "lines x", "error"), "error: bad number");
+    EXPECT_EQ(ask(vm, "lines 1000001", "error"), "error: bad number");
+    EXPECT_EQ(ask(vm, "lines 2", "lines done"), "lines done");
+}
+
 TEST_F(BootTest, TouchAndVerify256MiB) {
     auto vm = boot_guest(512, 1, dir());
     std::string touched = ask(vm, "touch 256 7", "touched", Millis(60'000));
