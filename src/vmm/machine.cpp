@@ -138,7 +138,18 @@ void Machine::on_guest_request(devices::GuestRequest request) {
     else request_exit(ExitCode::power_off, "guest powered off");
 }
 
-Result<void> Machine::restore_clock() { return _vm.restore_clock(guest_kvmclock(_vcpus.front(), _memory)); }
+Result<void> Machine::restore_clock() {
+    TRY(_vm.restore_clock(guest_kvmclock(_vcpus.front(), _memory)));
+    tell_guest_it_was_stopped();
+    return {};
+}
+
+void Machine::tell_guest_it_was_stopped() {
+    for (auto& vcpu : _vcpus) {
+        auto told = vcpu.tell_guest_it_was_stopped();
+        if (!told) spdlog::warn("vCPU {}: {}", vcpu.index(), told.error().message());
+    }
+}
 
 Result<void> Machine::start(bool paused) {
     install_kick_handler();
@@ -196,7 +207,10 @@ Result<void> Machine::pause() {
 Result<void> Machine::resume() {
     std::lock_guard lock(_mutex);
     if (_stopping) return fail("the VM is shutting down");
-    if (_paused) _io->resume();
+    if (_paused) {
+        tell_guest_it_was_stopped();
+        _io->resume();
+    }
     _pause_requested = false;
     _paused = false;
     _cv.notify_all();

@@ -66,7 +66,8 @@ public:
     snapshot::Registry& persist() { return _persist; }
     // After persist().apply(), before start(): sets the restored clock to
     // what the guest reads at its first vCPU's TSC now (guest_clock.hpp; KVM
-    // keeps the other vCPUs' TSCs in step with the first's), else as saved.
+    // keeps the other vCPUs' TSCs in step with the first's), else as saved,
+    // and tells the guest it was stopped (tell_guest_it_was_stopped()).
     Result<void> restore_clock();
 
     // Runs first on each vCPU thread (before start()); a failure ends the machine.
@@ -89,6 +90,10 @@ private:
     Machine(kvm::Kvm kvm, kvm::Vm vm, GuestMemory memory, std::shared_ptr<Console> console);
     // The devices, each on its bus and in the snapshot registry.
     Result<void> add_devices();
+    // With every vCPU out of KVM_RUN, after a restore or a pause: a kvmclock
+    // guest forgives the time it stood still, rather than taking a clock jump
+    // or a TSC-to-kvmclock skew for a fault (kvm::Vcpu::tell_guest_it_was_stopped).
+    void tell_guest_it_was_stopped();
     // A virtio device in the next virtio-mmio slot: its window, interrupt
     // line, queue notifications on the I/O thread, its snapshot section.
     Result<void> add_virtio_device(std::unique_ptr<virtio::Device> device);

@@ -251,6 +251,13 @@ TEST_F(Broodd, EveryVmmRunsInItsOwnBox) {
         EXPECT_FALSE(std::filesystem::exists(root + host_file)) << host_file << " is reachable from the box";
     auto pong = daemon.call("POST", "/instances/boxed/console", {{"input", "ping"}, {"until", "pong"}});
     EXPECT_EQ(pong.status, 200) << pong.text;
+    // A resume tells the guest it was stopped, which the filter allows.
+    auto paused = daemon.call("POST", "/instances/boxed/pause");
+    ASSERT_EQ(paused.status, 200) << paused.text;
+    auto resumed = daemon.call("POST", "/instances/boxed/resume");
+    ASSERT_EQ(resumed.status, 200) << resumed.text;
+    EXPECT_EQ(daemon.call("POST", "/instances/boxed/console", {{"input", "ping"}, {"until", "pong"}}).status, 200)
+        << daemon.call("GET", "/instances/boxed").text;
     auto standby = daemon.call("POST", "/instances/boxed/standby");
     ASSERT_EQ(standby.status, 200) << standby.text;
     auto back = daemon.call("POST", "/instances/boxed/restore");

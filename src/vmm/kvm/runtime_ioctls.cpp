@@ -32,6 +32,8 @@ constexpr std::array kRuntime = {
     IoctlRequest{"KVM_GET_LAPIC", KVM_GET_LAPIC},
     IoctlRequest{"KVM_GET_MSRS", abi::kGetMsrs},
     IoctlRequest{"KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS},
+    // Machine::resume(): the guest's kvmclock learns it was stopped
+    IoctlRequest{"KVM_KVMCLOCK_CTRL", KVM_KVMCLOCK_CTRL},
     // the memory writer's copy of a backing file (common/file_copy)
     IoctlRequest{"FICLONE", FICLONE},
 };

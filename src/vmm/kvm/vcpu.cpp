@@ -104,6 +104,13 @@ void Vcpu::set_immediate_exit(bool on) {
     __atomic_store_n(&run_page()->immediate_exit, on ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
+Result<bool> Vcpu::tell_guest_it_was_stopped() {
+    if (::ioctl(_fd.get(), KVM_KVMCLOCK_CTRL, 0) == 0) return true;
+    // EINVAL: the guest has not enabled kvmclock; ENOTTY: an older KVM.
+    if (errno == EINVAL || errno == ENOTTY) return false;
+    return fail_errno("KVM_KVMCLOCK_CTRL");
+}
+
 Result<VcpuExit> Vcpu::run() {
     kvm_run* run = run_page();
     VcpuExit exit;
