@@ -219,6 +219,16 @@ std::string Daemon::console(const std::string& ref, const std::string& input, co
     Reply r = call("POST", "/instances/" + ref + "/console",
                    {{"input", input}, {"until", until}, {"timeout_ms", timeout_ms}});
     EXPECT_EQ(r.status, 200) << "console " << input << ": " << r.text;
+    if (r.status == 504) {
+        // Why no answer came: what the VMM's threads do, and whether one more
+        // line gets the guest talking again (an interrupt was lost) or not
+        // (the guest itself stopped).
+        pid_t pid = call("GET", "/instances/" + ref).body.value("pid", 0);
+        if (pid > 0) std::cerr << test::stall_report(pid);
+        Reply nudge = call("POST", "/instances/" + ref + "/console",
+                           {{"input", ""}, {"until", "#"}, {"timeout_ms", 5000}});
+        std::cerr << ref << ": after one more line the console says (" << nudge.status << "): " << nudge.text << "\n";
+    }
     return r.status == 200 ? r.body.value("output", "") : "";
 }
 
