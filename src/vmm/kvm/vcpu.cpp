@@ -104,10 +104,9 @@ void Vcpu::set_immediate_exit(bool on) {
     __atomic_store_n(&run_page()->immediate_exit, on ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
-Result<bool> Vcpu::tell_guest_it_was_stopped() {
-    if (::ioctl(_fd.get(), KVM_KVMCLOCK_CTRL, 0) == 0) return true;
+Result<void> Vcpu::tell_guest_it_was_stopped() {
     // EINVAL: the guest has not enabled kvmclock; ENOTTY: an older KVM.
-    if (errno == EINVAL || errno == ENOTTY) return false;
+    if (::ioctl(_fd.get(), KVM_KVMCLOCK_CTRL, 0) == 0 || errno == EINVAL || errno == ENOTTY) return {};
     return fail_errno("KVM_KVMCLOCK_CTRL");
 }
 

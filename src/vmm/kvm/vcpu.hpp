@@ -104,9 +104,10 @@ public:
     // Tells a kvmclock guest that it was stopped (KVM_KVMCLOCK_CTRL): its
     // next clock read finds the flag in its pvclock record and forgives the
     // gap, so its clocksource, soft-lockup and RCU stall watchdogs do not
-    // count the time it stood still. Not while the vCPU runs. False where
-    // the guest has no kvmclock enabled or KVM cannot do it.
-    Result<bool> tell_guest_it_was_stopped();
+    // count the time it stood still. Not while the vCPU runs. Nothing to
+    // tell, and no error, where the guest has no kvmclock enabled or KVM
+    // cannot do it.
+    Result<void> tell_guest_it_was_stopped();
 
     // The snapshot contract: save() needs the MSRs to save, given once.
     void set_snapshot_msrs(std::vector<uint32_t> indices) { _snapshot_msrs = std::move(indices); }
