@@ -1,7 +1,10 @@
 // Debian's kernel in brood-vmm, to its shell and back out: for the PVH
 // vmlinux and the bzImage, with 1 and 2 vCPUs. Checks the console, the CPU
-// count, the legacy interrupts Linux routes through the IOAPIC, and the exit
-// codes of `poweroff -f` and (in a restore of the same shell) `reboot -f`.
+// count, the legacy interrupts Linux routes through the IOAPIC, the exit
+// codes of `poweroff -f` and (in a restore of the same shell) `reboot -f`,
+// and a graceful shutdown, which Linux takes as Ctrl+Alt+Del from its
+// keyboard.
+#include <chrono>
 #include <filesystem>
 
 #include "linux_guest.hpp"
@@ -83,6 +86,28 @@ void LinuxBoot::run(const BootCase& c) {
     auto reset = restored->wait_exit(Millis(60'000));
     ASSERT_TRUE(reset) << reset.error().message() << "\n" << restored->all_output();
     EXPECT_EQ(*reset, 3) << "reboot -f must end brood-vmm with the reset exit code\n" << restored->all_output();
+
+    // A graceful shutdown: Linux's keyboard driver bound, so it takes the
+    // Ctrl+Alt+Del and restarts (its init has not taken Ctrl+Alt+Del over),
+    // long before brood-vmm would force the power off (exit code 0).
+    auto stopped = restore(state, memory, "file", sub("stopped"));
+    ASSERT_TRUE(stopped) << stopped.error().message();
+    auto alive = stopped->command("echo stopping-$((6*7))", "stopping-42", Millis(30'000));
+    ASSERT_TRUE(alive) << alive.error().message() << "\n" << stopped->all_output();
+    auto keyboard = read_interrupts(*stopped);
+    ASSERT_TRUE(keyboard) << keyboard.error().message();
+    ASSERT_TRUE(keyboard->count("i8042")) << "no keyboard line in /proc/interrupts:\n" << stopped->all_output();
+    EXPECT_NE(keyboard->at("i8042").description.find("IO-APIC 1-edge"), std::string::npos)
+        << "i8042: " << keyboard->at("i8042").description;
+    const auto asked = std::chrono::steady_clock::now();
+    auto down = stopped->api("PUT", "/vm/shutdown", R"({"timeout_ms":120000})");
+    ASSERT_TRUE(down) << down.error().message();
+    auto restarted = stopped->wait_exit(Millis(150'000));
+    ASSERT_TRUE(restarted) << restarted.error().message() << "\n" << stopped->all_output();
+    EXPECT_EQ(*restarted, 3) << "the guest did not answer Ctrl+Alt+Del: brood-vmm forced it off after "
+                             << std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - asked).count()
+                             << " ms\n"
+                             << stopped->all_output();
 }
 
 TEST_F(LinuxBoot, PvhVmlinuxOneVcpu) { run({"vmlinux", 1}); }
