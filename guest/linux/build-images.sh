@@ -9,8 +9,9 @@
 #                             unpacks concatenated archives in turn); its /init
 #                             starts the agent before the ready line
 #   OUT/rootfs.ext4           an ext4 root disk: busybox, its applet links,
-#                             /bin/brood-agent and /sbin/init (rootfs-init), for
-#                             root=/dev/vda on virtio-blk with the initrd above
+#                             /bin/brood-agent, /sbin/init (rootfs-init) and
+#                             /etc/inittab (rootfs-inittab), for root=/dev/vda
+#                             on virtio-blk with the initrd above
 #
 # Needs cpio, gzip, strip (binutils) and mke2fs (e2fsprogs); no root. Outputs
 # are written aside and renamed into place.
@@ -40,7 +41,7 @@ find "$WORK/agent" -exec touch -h -d @0 {} +
 cat "$ASSETS/initrd.cpio.gz" "$WORK/agent.cpio.gz" >"$WORK/initrd-agent.cpio.gz"
 
 # 2. The root disk: the initramfs's tree without its /init and modules,
-# plus the agent and the disk's own /sbin/init.
+# plus the agent and the disk's own /sbin/init and /etc/inittab.
 R=$WORK/root
 mkdir -p "$R"
 (cd "$R" && gzip -dc "$ASSETS/initrd.cpio.gz" | cpio --quiet -idm --no-absolute-filenames) ||
@@ -50,6 +51,8 @@ cp "$WORK/agent/bin/brood-agent" "$R/bin/brood-agent"
 rm -f "$R/sbin/init"
 cp "$here/rootfs-init" "$R/sbin/init"
 chmod 0755 "$R/sbin/init"
+mkdir -p "$R/etc"
+cp "$here/rootfs-inittab" "$R/etc/inittab"
 mkdir -p "$R/dev" "$R/proc" "$R/sys" "$R/tmp"
 # 64 MiB: room for the guest to write; the image is sparse on the host.
 mke2fs -q -F -t ext4 -L brood-root -d "$R" -E root_owner=0:0 "$WORK/rootfs.ext4" 64M ||

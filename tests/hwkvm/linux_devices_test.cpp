@@ -2,10 +2,13 @@
 // virtio-blk, the guest agent on vsock; exec in the instance, after its
 // restore, and in 10 running forks of a template, each with its own disk
 // layer and its own entropy, while the template's disk image never changes.
-// The steps share one daemon and one booted guest, in order.
+// The steps share one daemon and one booted guest, in order. Last, a stop of
+// an instance of its own: the guest syncs its disk and powers off.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 
@@ -60,6 +63,27 @@ protected:
         return out;
     }
     static std::string fork_name(int i) { return "df-" + std::to_string(i); }
+    static json instance_on(const std::string& name, const std::string& disk_path) {
+        return {{"name", name},
+                {"kernel", asset("vmlinux")},
+                {"initrd", image(kAgentInitrd)},
+                {"cmdline", std::string(kLinuxCmdline) + " root=/dev/vda"},
+                {"memory_mib", 256},
+                {"vcpus", 1},
+                {"disks", json::array({{{"path", disk_path}}})},
+                {"agent", true}};
+    }
+    // Whether the file holds these bytes anywhere (read 1 MiB at a time).
+    static bool file_holds(const std::string& path, const std::string& needle) {
+        std::ifstream in(path, std::ios::binary);
+        std::string window, chunk(1 << 20, '\0');
+        while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+            window.append(chunk.data(), static_cast<size_t>(in.gcount()));
+            if (window.find(needle) != std::string::npos) return true;
+            window.erase(0, window.size() - std::min(window.size(), needle.size()));
+        }
+        return false;
+    }
 
     static constexpr const char* kRootImage = "rootfs.ext4";
     static constexpr const char* kAgentInitrd = "initrd-agent.cpio.gz";
@@ -72,15 +96,7 @@ protected:
 TEST_F(LinuxDevices, BootsWithItsRootOnVirtioBlkAndTheAgentAnswers) {
     disk = fs::temp_directory_path() / ("brood-lane-root-" + std::to_string(::getpid()) + ".ext4");
     fs::copy_file(image(kRootImage), disk, fs::copy_options::overwrite_existing);
-    auto r = daemon->call("POST", "/instances",
-                          {{"name", "dev"},
-                           {"kernel", asset("vmlinux")},
-                           {"initrd", image(kAgentInitrd)},
-                           {"cmdline", std::string(kLinuxCmdline) + " root=/dev/vda"},
-                           {"memory_mib", 256},
-                           {"vcpus", 1},
-                           {"disks", json::array({{{"path", disk}}})},
-                           {"agent", true}});
+    auto r = daemon->call("POST", "/instances", instance_on("dev", disk));
     ASSERT_EQ(r.status, 201) << r.text;
     auto started = daemon->call("POST", "/instances/dev/start");
     ASSERT_EQ(started.status, 200) << started.text;
@@ -161,6 +177,38 @@ TEST_F(LinuxDevices, EverythingDeletes) {
     EXPECT_EQ(daemon->call("DELETE", "/instances/dev").status, 204);
     EXPECT_TRUE(brood::testing::vmm_processes(daemon->guests_dir()).empty());
     EXPECT_TRUE(fs::exists(disk)) << "deleting an instance removed the user's disk image";
+}
+
+// A graceful stop reaches the guest as Ctrl+Alt+Del; the root disk's init
+// then syncs and powers off, so a write the guest never synced is on the
+// disk afterwards, and brood-vmm never had to force the power off.
+TEST_F(LinuxDevices, AStopSyncsTheDiskAndPowersOff) {
+    const std::string own =
+        fs::temp_directory_path() / ("brood-lane-stop-" + std::to_string(::getpid()) + ".ext4");
+    fs::copy_file(image(kRootImage), own, fs::copy_options::overwrite_existing);
+    auto r = daemon->call("POST", "/instances", instance_on("stopper", own));
+    ASSERT_EQ(r.status, 201) << r.text;
+    auto started = daemon->call("POST", "/instances/stopper/start");
+    ASSERT_EQ(started.status, 200) << started.text;
+    ASSERT_TRUE(daemon->wait_guest_ready("stopper", 0, 120'000, "brood-rootfs ready", kBootQuietLimitMs))
+        << daemon->call("GET", "/instances/stopper/logs").text;
+    const std::string token = "written-before-a-graceful-stop-" + std::to_string(::getpid());
+    sh("stopper", "echo " + token + " >/unsynced"); // no sync: only the shutdown writes it out
+
+    const auto asked = std::chrono::steady_clock::now();
+    auto stopped = daemon->call("POST", "/instances/stopper/stop", {{"timeout_ms", 120'000}});
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked).count();
+    ASSERT_EQ(stopped.status, 200) << stopped.text;
+    EXPECT_EQ(stopped.body["state"], "Stopped") << stopped.text;
+    EXPECT_EQ(stopped.body["last_exit"].value("exit_code", -1), 0) << "the guest did not power off: " << stopped.text;
+    const std::string logs = daemon->call("GET", "/instances/stopper/logs").text;
+    EXPECT_NE(logs.find("init: Ctrl+Alt+Del: syncing the disk and powering off"), std::string::npos)
+        << "the guest did not answer Ctrl+Alt+Del; the stop took " << took << " ms (forced after 120000)\n"
+        << logs;
+    EXPECT_TRUE(file_holds(own, token)) << "a write the guest had not synced was lost in the stop";
+    EXPECT_EQ(daemon->call("DELETE", "/instances/stopper").status, 204);
+    fs::remove(own);
 }
 
 } // namespace
