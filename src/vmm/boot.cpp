@@ -87,9 +87,10 @@ tl::expected<std::unique_ptr<Machine>, BuildError> build_for_boot(const BootSour
         if (!opened) return bad_input(opened.error());
         nic = std::move(*opened);
     }
-    auto kernel = read_file(source.kernel_path, "kernel");
+    // Opened, not read: the loader reads its segments straight into guest memory.
+    auto kernel = loader::KernelImage::open(source.kernel_path);
     if (!kernel) return bad_input(kernel.error());
-    if (kernel->empty()) return bad_input(Error(fmt::format("kernel {} is empty", source.kernel_path)));
+    if (kernel->size() == 0) return bad_input(Error(fmt::format("kernel {} is empty", source.kernel_path)));
     std::vector<uint8_t> initrd;
     if (!source.initrd_path.empty()) {
         auto bytes = read_file(source.initrd_path, "initrd");

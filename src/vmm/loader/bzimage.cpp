@@ -45,13 +45,12 @@ bool looks_like_bzimage(std::span<const uint8_t> image) {
     return magic == kHeaderMagic;
 }
 
-Result<KernelEntry> load_bzimage(std::span<const uint8_t> image, const BootParams& p,
-                                 GuestMemory& mem) {
+Result<KernelEntry> load_bzimage(const KernelImage& image, const BootParams& p, GuestMemory& mem) {
     if (image.size() < kSetupHeaderMinEnd)
         return fail(fmt::format("bzImage setup header is truncated ({} bytes)", image.size()));
+    const auto head = TRY(image.copy(0, std::min<uint64_t>(image.size(), kSetupHeaderMaxEnd)));
     SetupHeader hdr{};
-    std::memcpy(&hdr, image.data() + kSetupHeaderOffset,
-                std::min(sizeof(hdr), image.size() - kSetupHeaderOffset));
+    std::memcpy(&hdr, head.data() + kSetupHeaderOffset, std::min(sizeof(hdr), head.size() - kSetupHeaderOffset));
     if (hdr.version < kMinVersion)
         return fail(fmt::format("bzImage uses boot protocol {}.{:02}; brood needs 2.12 or newer",
                                 hdr.version >> 8, hdr.version & 0xFF));
@@ -66,19 +65,21 @@ Result<KernelEntry> load_bzimage(std::span<const uint8_t> image, const BootParam
         return fail(fmt::format("bzImage is truncated: its setup code ends at {:#x}, the file "
                                 "has {:#x} bytes",
                                 setup_size, image.size()));
-    const auto protected_mode = image.subspan(setup_size);
+    const uint64_t protected_mode_size = image.size() - setup_size;
 
     KernelEntry entry;
     entry.format = KernelFormat::BzImage;
     entry.protocol = BootProtocol::Linux64;
     entry.kernel_start = x86::kKernelLoadAddr;
-    entry.kernel_end = kernel_footprint_end(hdr, x86::kKernelLoadAddr, protected_mode.size());
+    entry.kernel_end = kernel_footprint_end(hdr, x86::kKernelLoadAddr, protected_mode_size);
     if (entry.kernel_end > mem.layout().low_ram_end())
         return fail(fmt::format("guest memory ({} MiB) is too small for this kernel, which needs "
                                 "{} MiB to decompress",
                                 mem.size() / x86::kMiB,
                                 (entry.kernel_end + x86::kMiB - 1) / x86::kMiB));
-    TRY_CTX(mem.write(x86::kKernelLoadAddr, protected_mode), "load the bzImage");
+    // Straight from the image into guest memory.
+    auto protected_mode = TRY_CTX(mem.span(x86::kKernelLoadAddr, protected_mode_size), "load the bzImage");
+    TRY_CTX(image.read(setup_size, protected_mode), "load the bzImage");
 
     const uint64_t initrd_max = hdr.initrd_addr_max ? hdr.initrd_addr_max : kDefaultInitrdAddrMax;
     InitrdPlacement initrd;
@@ -87,10 +88,10 @@ Result<KernelEntry> load_bzimage(std::span<const uint8_t> image, const BootParam
     // The zero page starts with the header exactly as the image has it, as
     // far as the image says the header goes (the byte after "jmp" at 0x200).
     ZeroPage zp{};
-    const uint64_t header_end = std::min<uint64_t>(
-        {kHeaderMagicOffset + image[kHeaderMagicOffset - 1], kSetupHeaderMaxEnd, image.size()});
-    std::memcpy(reinterpret_cast<uint8_t*>(&zp) + kSetupHeaderOffset,
-                image.data() + kSetupHeaderOffset, header_end - kSetupHeaderOffset);
+    const uint64_t header_end =
+        std::min<uint64_t>({kHeaderMagicOffset + head[kHeaderMagicOffset - 1], kSetupHeaderMaxEnd, head.size()});
+    std::memcpy(reinterpret_cast<uint8_t*>(&zp) + kSetupHeaderOffset, head.data() + kSetupHeaderOffset,
+                header_end - kSetupHeaderOffset);
     TRY(write_zero_page(mem, zp, initrd, p.acpi_rsdp_addr));
 
     entry.entry = x86::kKernelLoadAddr + kEntry64Offset;

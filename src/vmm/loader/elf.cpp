@@ -1,6 +1,7 @@
 // ELF kernels: ELF64 x86-64 (PVH note, or Linux 64-bit protocol via e_entry)
 // and ELF32 i386 (PVH note only). Every offset and size read from the file is
-// checked against the file before use.
+// checked against the file before use; segments are read straight into guest
+// memory.
 #include "vmm/loader/formats.hpp"
 
 #include <elf.h>
@@ -42,6 +43,14 @@ bool in_file(uint64_t offset, uint64_t len, uint64_t size) {
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
+// A kernel's notes take a few hundred bytes; more is not a kernel.
+constexpr uint64_t kMaxNoteSegment = 1 << 20;
+
+template <typename T>
+std::span<uint8_t> bytes_of(T& value) {
+    return {reinterpret_cast<uint8_t*>(&value), sizeof(T)};
+}
+
 template <typename T>
 T read_at(std::span<const uint8_t> bytes, uint64_t offset) {
     T value;
@@ -73,13 +82,13 @@ Result<std::optional<uint64_t>> pvh_entry_in_notes(std::span<const uint8_t> note
 }
 
 template <typename Types>
-Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams& p,
-                                GuestMemory& mem) {
+Result<KernelEntry> load_elf_as(const KernelImage& image, const BootParams& p, GuestMemory& mem) {
     using Ehdr = typename Types::Ehdr;
     using Phdr = typename Types::Phdr;
     if (image.size() < sizeof(Ehdr))
         return fail(fmt::format("{} header is truncated ({} bytes)", Types::kName, image.size()));
-    const auto eh = read_at<Ehdr>(image, 0);
+    Ehdr eh{};
+    TRY(image.read(0, bytes_of(eh)));
     if (eh.e_ident[EI_DATA] != ELFDATA2LSB) return fail("ELF kernel is not little-endian");
     if (eh.e_machine != Types::kMachine)
         return fail(fmt::format("{} kernel is for machine type {}, not x86", Types::kName,
@@ -94,7 +103,7 @@ Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams
         return fail("ELF program headers are truncated");
 
     std::vector<Phdr> phdrs(eh.e_phnum);
-    std::memcpy(phdrs.data(), image.data() + eh.e_phoff, phdrs.size() * sizeof(Phdr));
+    TRY(image.read(eh.e_phoff, std::span(reinterpret_cast<uint8_t*>(phdrs.data()), phdrs.size() * sizeof(Phdr))));
 
     // Validate every segment before writing any.
     KernelEntry entry;
@@ -110,8 +119,11 @@ Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams
                                     i, uint64_t{ph.p_offset} + ph.p_filesz, image.size()));
         if (ph.p_type == PT_NOTE) {
             if (pvh_entry) continue;
-            pvh_entry = TRY(pvh_entry_in_notes(image.subspan(ph.p_offset, ph.p_filesz),
-                                               ph.p_align == 8 ? 8 : 4));
+            if (ph.p_filesz > kMaxNoteSegment)
+                return fail(fmt::format("ELF note segment {} has {:#x} bytes; a kernel's notes fit in {:#x}", i,
+                                        ph.p_filesz, kMaxNoteSegment));
+            auto notes = TRY(image.copy(ph.p_offset, ph.p_filesz));
+            pvh_entry = TRY(pvh_entry_in_notes(notes, ph.p_align == 8 ? 8 : 4));
             continue;
         }
         if (ph.p_memsz == 0) continue;
@@ -133,7 +145,7 @@ Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams
     for (const Phdr& ph : phdrs) {
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
         auto dst = TRY_CTX(mem.span(ph.p_paddr, ph.p_memsz), "load an ELF segment");
-        std::memcpy(dst.data(), image.data() + ph.p_offset, ph.p_filesz);
+        TRY_CTX(image.read(ph.p_offset, dst.first(ph.p_filesz)), "load an ELF segment");
         std::memset(dst.data() + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
     }
 
@@ -179,14 +191,14 @@ Result<KernelEntry> load_elf_as(std::span<const uint8_t> image, const BootParams
 
 } // namespace
 
-Result<KernelEntry> load_elf(std::span<const uint8_t> image, const BootParams& p,
-                             GuestMemory& mem) {
+Result<KernelEntry> load_elf(const KernelImage& image, const BootParams& p, GuestMemory& mem) {
     if (image.size() < EI_NIDENT)
         return fail(fmt::format("ELF header is truncated ({} bytes)", image.size()));
-    switch (image[EI_CLASS]) {
+    const auto ident = TRY(image.copy(0, EI_NIDENT));
+    switch (ident[EI_CLASS]) {
     case ELFCLASS64: return load_elf_as<Elf64Types>(image, p, mem);
     case ELFCLASS32: return load_elf_as<Elf32Types>(image, p, mem);
-    default: return fail(fmt::format("ELF kernel has an unknown class {}", image[EI_CLASS]));
+    default: return fail(fmt::format("ELF kernel has an unknown class {}", ident[EI_CLASS]));
     }
 }
 

@@ -1,5 +1,6 @@
 #include "vmm/loader/loader.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -22,6 +23,8 @@ const char* to_string(KernelFormat format) {
 
 namespace {
 
+constexpr uint64_t kMagicBytes = 0x210;
+
 Result<void> check_min_ram(const GuestMemory& mem) {
     if (mem.layout().low_ram_end() < x86::kMinRamSize)
         return fail(fmt::format("guest memory ({} KiB) is too small to boot; brood needs at least "
@@ -36,17 +39,18 @@ bool looks_like_elf(std::span<const uint8_t> image) {
     return image.size() >= 4 && std::memcmp(image.data(), "\x7f" "ELF", 4) == 0;
 }
 
-Result<KernelEntry> load_kernel(std::span<const uint8_t> image, const BootParams& p,
-                                GuestMemory& mem) {
-    if (image.empty()) return fail("kernel image is empty");
+Result<KernelEntry> load_kernel(const KernelImage& image, const BootParams& p, GuestMemory& mem) {
+    if (image.size() == 0) return fail("kernel image is empty");
     TRY(check_min_ram(mem));
-    if (looks_like_elf(image)) return load_elf(image, p, mem);
-    if (looks_like_bzimage(image)) return load_bzimage(image, p, mem);
+    // Enough to tell the formats apart: the ELF magic, the bzImage's "HdrS".
+    const auto head = TRY(image.copy(0, std::min<uint64_t>(image.size(), kMagicBytes)));
+    if (looks_like_elf(head)) return load_elf(image, p, mem);
+    if (looks_like_bzimage(head)) return load_bzimage(image, p, mem);
     return fail("kernel image is neither an ELF nor a bzImage");
 }
 
-Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const BootParams& p,
-                                       GuestMemory& mem, KernelEntry* details) {
+Result<x86::BootCpuState> prepare_boot(const KernelImage& image, const BootParams& p, GuestMemory& mem,
+                                       KernelEntry* details) {
     TRY(check_min_ram(mem));
     TRY(x86::write_mptable(mem, p.vcpu_count));
     BootParams with_acpi = p;

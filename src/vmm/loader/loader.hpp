@@ -12,6 +12,7 @@
 #include "common/result.hpp"
 #include "vmm/arch/x86_64/acpi.hpp"
 #include "vmm/arch/x86_64/cpu_state.hpp"
+#include "vmm/loader/kernel_image.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace brood::loader {
@@ -52,14 +53,20 @@ const char* to_string(KernelFormat format);
 // Detects the image format by magic, loads it, writes the command line, the
 // initrd and the zero page or PVH start_info. Every malformed input is an
 // error naming the problem; nothing in `image` is trusted.
-Result<KernelEntry> load_kernel(std::span<const uint8_t> image, const BootParams& p,
-                                GuestMemory& mem);
+Result<KernelEntry> load_kernel(const KernelImage& image, const BootParams& p, GuestMemory& mem);
+inline Result<KernelEntry> load_kernel(std::span<const uint8_t> image, const BootParams& p, GuestMemory& mem) {
+    return load_kernel(KernelImage::of(image), p, mem);
+}
 
 // Everything a cold boot writes into guest memory, in one call: MP table and
 // ACPI tables for p.vcpu_count vCPUs, boot GDT, TSS and page tables, then
 // load_kernel() with acpi_rsdp_addr pointing at the tables.
 // Returns the boot vCPU's state; `details`, if given, receives the rest.
-Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const BootParams& p,
-                                       GuestMemory& mem, KernelEntry* details = nullptr);
+Result<x86::BootCpuState> prepare_boot(const KernelImage& image, const BootParams& p, GuestMemory& mem,
+                                       KernelEntry* details = nullptr);
+inline Result<x86::BootCpuState> prepare_boot(std::span<const uint8_t> image, const BootParams& p, GuestMemory& mem,
+                                              KernelEntry* details = nullptr) {
+    return prepare_boot(KernelImage::of(image), p, mem, details);
+}
 
 } // namespace brood::loader
