@@ -73,6 +73,18 @@ protected:
                 {"disks", json::array({{{"path", disk_path}}})},
                 {"agent", true}};
     }
+    // Creates and starts instance `name` on a copy of the root image (its
+    // path in `copy`), and waits for its ready line.
+    static void boot_on_own_disk(const std::string& name, std::string& copy) {
+        copy = fs::temp_directory_path() / ("brood-lane-" + name + "-" + std::to_string(::getpid()) + ".ext4");
+        fs::copy_file(image(kRootImage), copy, fs::copy_options::overwrite_existing);
+        auto r = daemon->call("POST", "/instances", instance_on(name, copy));
+        ASSERT_EQ(r.status, 201) << r.text;
+        auto started = daemon->call("POST", "/instances/" + name + "/start");
+        ASSERT_EQ(started.status, 200) << started.text;
+        ASSERT_TRUE(daemon->wait_guest_ready(name, 0, 120'000, "brood-rootfs ready", kBootQuietLimitMs))
+            << daemon->call("GET", "/instances/" + name + "/logs").text;
+    }
     // Whether the file holds these bytes anywhere (read 1 MiB at a time).
     static bool file_holds(const std::string& path, const std::string& needle) {
         std::ifstream in(path, std::ios::binary);
@@ -94,14 +106,7 @@ protected:
 };
 
 TEST_F(LinuxDevices, BootsWithItsRootOnVirtioBlkAndTheAgentAnswers) {
-    disk = fs::temp_directory_path() / ("brood-lane-root-" + std::to_string(::getpid()) + ".ext4");
-    fs::copy_file(image(kRootImage), disk, fs::copy_options::overwrite_existing);
-    auto r = daemon->call("POST", "/instances", instance_on("dev", disk));
-    ASSERT_EQ(r.status, 201) << r.text;
-    auto started = daemon->call("POST", "/instances/dev/start");
-    ASSERT_EQ(started.status, 200) << started.text;
-    ASSERT_TRUE(daemon->wait_guest_ready("dev", 0, 120'000, "brood-rootfs ready", kBootQuietLimitMs))
-        << daemon->call("GET", "/instances/dev/logs").text;
+    ASSERT_NO_FATAL_FAILURE(boot_on_own_disk("dev", disk));
     auto hello = exec("dev", {"/bin/echo", "hello", "from", "the", "agent"});
     EXPECT_EQ(hello.value("stdout", ""), "hello from the agent\n") << hello.dump();
     EXPECT_EQ(hello.value("exit_code", -1), 0);
@@ -183,15 +188,8 @@ TEST_F(LinuxDevices, EverythingDeletes) {
 // then syncs and powers off, so a write the guest never synced is on the
 // disk afterwards, and brood-vmm never had to force the power off.
 TEST_F(LinuxDevices, AStopSyncsTheDiskAndPowersOff) {
-    const std::string own =
-        fs::temp_directory_path() / ("brood-lane-stop-" + std::to_string(::getpid()) + ".ext4");
-    fs::copy_file(image(kRootImage), own, fs::copy_options::overwrite_existing);
-    auto r = daemon->call("POST", "/instances", instance_on("stopper", own));
-    ASSERT_EQ(r.status, 201) << r.text;
-    auto started = daemon->call("POST", "/instances/stopper/start");
-    ASSERT_EQ(started.status, 200) << started.text;
-    ASSERT_TRUE(daemon->wait_guest_ready("stopper", 0, 120'000, "brood-rootfs ready", kBootQuietLimitMs))
-        << daemon->call("GET", "/instances/stopper/logs").text;
+    std::string own;
+    ASSERT_NO_FATAL_FAILURE(boot_on_own_disk("stopper", own));
     const std::string token = "written-before-a-graceful-stop-" + std::to_string(::getpid());
     sh("stopper", "echo " + token + " >/unsynced"); // no sync: only the shutdown writes it out
 
