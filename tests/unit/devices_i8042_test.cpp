@@ -170,17 +170,21 @@ TEST_F(I8042Test, SnapshotKeepsAKeyboardCommandHalfWay) {
     EXPECT_EQ(got, 0xfa) << "the LED byte is taken as the parameter, not as a command";
 }
 
-TEST_F(I8042Test, SnapshotVersionOneHasNoKeyboardCommand) {
+TEST_F(I8042Test, SnapshotVersionOneHasNoKeyboardCommandAndKeepsSendingSetOne) {
     snapshot::ByteWriter w;
-    w.u8(0x45);
+    w.u8(0x01); // what version 1 started with: interrupt on, no translation bit
     w.u8(0);
     w.queue({0xfa});
     snapshot::ByteReader r(w.bytes(), "i8042 section");
     auto state = I8042Codec::decode(r, 1);
     ASSERT_TRUE(state) << state.error().message();
-    EXPECT_EQ(state->control, 0x45);
+    EXPECT_EQ(state->control, 0x41) << "version 1 sent set 1 scancodes: translation on";
     EXPECT_EQ(state->keyboard_command, 0);
     EXPECT_EQ(state->output, std::deque<uint8_t>{0xfa});
+    kbd.restore(*state);
+    drain();
+    kbd.send_ctrl_alt_del();
+    EXPECT_EQ(drain().front(), 0x1d) << "Ctrl in set 1, as before";
 }
 
 TEST_F(I8042Test, SnapshotWithMoreOutputThanTheBufferHoldsIsRefused) {

@@ -191,7 +191,13 @@ Result<I8042State> I8042Codec::decode(snapshot::ByteReader& r, uint32_t version)
     if (s.output.size() > I8042::kOutputLimit)
         return fail(fmt::format("i8042: {} bytes waiting in the output buffer, more than the {} it holds",
                                 s.output.size(), I8042::kOutputLimit));
-    s.keyboard_command = version >= 2 ? TRY(r.u8()) : 0;
+    if (version >= 2) {
+        s.keyboard_command = TRY(r.u8());
+    } else {
+        // Version 1 sent set 1 scancodes whatever this byte said: what a
+        // translating controller sends. Keep it so for the restored guest.
+        s.control |= kI8042Translate;
+    }
     return s;
 }
 
