@@ -3,6 +3,7 @@
 // errors for what is not a kernel file or changes while it is read.
 #include <gtest/gtest.h>
 
+#include <elf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,19 +97,17 @@ TEST_F(KernelFile, AnOversizedNoteSegmentIsNotAKernel) {
     auto bytes = test::make_elf(spec);
     // Point the note's program header at 2 MiB of file.
     bytes.resize(bytes.size() + 2 * kMiB, 0);
-    uint64_t phoff;
-    uint16_t phnum;
-    std::memcpy(&phoff, bytes.data() + 32, 8);
-    std::memcpy(&phnum, bytes.data() + 56, 2);
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, bytes.data(), sizeof(eh));
     bool found = false;
-    for (uint16_t i = 0; i < phnum; ++i) {
-        uint8_t* ph = bytes.data() + phoff + i * 56u;
-        uint32_t type;
-        std::memcpy(&type, ph, 4);
-        if (type != 4) continue; // PT_NOTE
-        const uint64_t offset = 0, size = bytes.size();
-        std::memcpy(ph + 8, &offset, 8);  // p_offset
-        std::memcpy(ph + 32, &size, 8);   // p_filesz
+    for (uint16_t i = 0; i < eh.e_phnum; ++i) {
+        uint8_t* at = bytes.data() + eh.e_phoff + i * sizeof(Elf64_Phdr);
+        Elf64_Phdr ph;
+        std::memcpy(&ph, at, sizeof(ph));
+        if (ph.p_type != PT_NOTE) continue;
+        ph.p_offset = 0;
+        ph.p_filesz = bytes.size();
+        std::memcpy(at, &ph, sizeof(ph));
         found = true;
     }
     ASSERT_TRUE(found) << "the test kernel has a PT_NOTE";

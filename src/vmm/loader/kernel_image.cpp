@@ -20,10 +20,15 @@ Result<KernelImage> KernelImage::open(const std::string& path) {
     return KernelImage(std::move(fd), static_cast<uint64_t>(st.st_size), path);
 }
 
-Result<void> KernelImage::read(uint64_t offset, std::span<uint8_t> out) const {
-    if (offset > _size || out.size() > _size - offset)
+Result<void> KernelImage::check_range(uint64_t offset, uint64_t length) const {
+    if (offset > _size || length > _size - offset)
         return fail(fmt::format("kernel image is truncated: bytes up to {:#x} are needed, it has {:#x}",
-                                offset + out.size(), _size));
+                                offset + length, _size));
+    return {};
+}
+
+Result<void> KernelImage::read(uint64_t offset, std::span<uint8_t> out) const {
+    TRY(check_range(offset, out.size()));
     if (!_fd) {
         if (!out.empty()) std::memcpy(out.data(), _bytes.data() + offset, out.size());
         return {};
@@ -41,9 +46,7 @@ Result<void> KernelImage::read(uint64_t offset, std::span<uint8_t> out) const {
 }
 
 Result<std::vector<uint8_t>> KernelImage::copy(uint64_t offset, uint64_t length) const {
-    if (offset > _size || length > _size - offset)
-        return fail(fmt::format("kernel image is truncated: bytes up to {:#x} are needed, it has {:#x}",
-                                offset + length, _size));
+    TRY(check_range(offset, length)); // before the buffer is sized from `length`
     std::vector<uint8_t> bytes(static_cast<size_t>(length));
     TRY(read(offset, bytes));
     return bytes;

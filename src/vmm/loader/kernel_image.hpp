@@ -31,6 +31,8 @@ private:
     explicit KernelImage(std::span<const uint8_t> bytes) : _bytes(bytes), _size(bytes.size()) {}
     KernelImage(UniqueFd fd, uint64_t size, std::string path)
         : _fd(std::move(fd)), _size(size), _path(std::move(path)) {}
+    // [offset, offset + length) lies within the image (overflow-safe).
+    Result<void> check_range(uint64_t offset, uint64_t length) const;
 
     std::span<const uint8_t> _bytes; // when in memory
     UniqueFd _fd;                    // when a file
