@@ -24,8 +24,9 @@
 # and objcopy (binutils) to read module dependencies.
 #
 # Cached: when every output exists, is non-empty and has the size recorded in
-# VERSION, the script prints where the files are and exits. Delete DIR (or
-# any file in it) to rebuild. Outputs are built in a temporary directory
+# VERSION, and VERSION was written by this very script (its recipe_sha256),
+# the script prints where the files are and exits. Delete DIR (or any file in
+# it) to rebuild; a changed script rebuilds by itself. Outputs are built in a temporary directory
 # inside DIR and renamed into place, VERSION last, so an interrupted run never
 # leaves a half-written file or a VERSION that describes other files.
 set -euo pipefail
@@ -37,6 +38,10 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 DIR=${1:-$repo_root/assets}
 [ $# -le 1 ] || die "usage: $0 [DIR]"
+# The outputs follow from this script (the initramfs' /init is written
+# below): assets an older version of it built are rebuilt.
+RECIPE=$(sha256sum "${BASH_SOURCE[0]}") || die "cannot hash ${BASH_SOURCE[0]}"
+RECIPE=${RECIPE%% *}
 
 OUTPUTS=(vmlinuz vmlinux initrd.cpio.gz busybox guest-modules/load-order VERSION)
 # Modules kept from the kernel package, in load order (paths below kernel/).
@@ -48,7 +53,8 @@ GUEST_MODULES=(virtio_mmio virtio_blk virtio_net vsock vmw_vsock_virtio_transpor
                vmw_vsock_virtio_transport virtio_rng)
 
 # ---------------------------------------------------------------------------
-# Cache check: all outputs present, non-empty, and sized as VERSION says.
+# Cache check: all outputs present, non-empty, sized as VERSION says, and
+# built by this script's recipe.
 # ---------------------------------------------------------------------------
 version_value() { # KEY FILE -> value of KEY=... (empty if absent)
   local line
@@ -67,7 +73,7 @@ assets_complete() {
     have=$(stat -c %s "$DIR/$f")
     [ -n "$want" ] && [ "$want" = "$have" ] || return 1
   done
-  return 0
+  [ "$(version_value recipe_sha256 "$DIR/VERSION")" = "$RECIPE" ]
 }
 
 report_cached() {
@@ -399,7 +405,7 @@ while IFS= read -r applet; do
   [ -e "$R/$applet" ] || [ -L "$R/$applet" ] || { ln -s /bin/busybox "$R/$applet"; napplets=$((napplets + 1)); }
 done < <("$BB" --list-full 2>/dev/null)
 [ "$napplets" -gt 10 ] || die "'busybox --list-full' gave no applets"
-for a in sh mount setsid cttyhack reboot insmod switch_root; do
+for a in sh mount setsid cttyhack reboot poweroff sync init insmod switch_root; do
   [ -L "$R/bin/$a" ] || [ -L "$R/sbin/$a" ] || [ -L "$R/usr/bin/$a" ] || [ -L "$R/usr/sbin/$a" ] ||
     die "busybox lacks the '$a' applet /init needs"
 done
@@ -412,8 +418,10 @@ cat >"$R/init" <<'EOF'
 # switch_roots into its /sbin/init. Otherwise it starts /bin/brood-agent
 # (when the initrd has one) in the background, prints one line
 #   brood-initrd ready uptime=<seconds>
-# on the serial console, then runs an interactive shell on ttyS0. When that
-# shell exits the guest reboots (with reboot=k: keyboard-controller reset).
+# on the serial console, then becomes busybox init, which runs what
+# /etc/inittab says: an interactive shell on ttyS0 (when it exits the guest
+# reboots; with reboot=k: keyboard-controller reset), and on Ctrl+Alt+Del,
+# which is the VMM's graceful shutdown, a sync and a power-off.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root TERM=linux
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -453,13 +461,17 @@ fi
 up=unknown
 read -r up _ </proc/uptime
 echo "brood-initrd ready uptime=$up" >"$tty"
-# A new session whose stdin is ttyS0 makes ttyS0 its controlling terminal,
-# so job control and ^C work.
-setsid sh -c "exec sh -l <$tty >$tty 2>&1"
-echo "init: shell exited, rebooting" >"$tty"
-reboot -f
+# Then busybox init runs what /etc/inittab says.
+exec /bin/busybox init
 EOF
 chmod 0755 "$R/init"
+# The console shell: a session of its own with ttyS0 as its controlling
+# terminal, so job control and ^C work. A root disk brings its own.
+cat >"$R/etc/inittab" <<'EOF'
+# /etc/inittab of brood's initramfs (scripts/fetch-guest-assets.sh).
+::once:/bin/sh -c 'setsid sh -c "exec sh -l </dev/ttyS0 >/dev/ttyS0 2>&1"; echo "init: shell exited, rebooting" >/dev/ttyS0; reboot -f'
+::ctrlaltdel:/bin/sh -c 'echo "init: Ctrl+Alt+Del: syncing and powering off" >/dev/ttyS0; sync; poweroff -f'
+EOF
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"
 
@@ -495,6 +507,7 @@ initrd_size=$(stat -c %s "$WORK/out/initrd.cpio.gz")
   echo "busybox_size=$(stat -c %s "$WORK/out/busybox")"
   echo "guest_modules=${guest_order[*]}"
   echo "guest_modules_builtin=${guest_builtin[*]}"
+  echo "recipe_sha256=$RECIPE"
   echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$WORK/out/VERSION"
 
