@@ -36,7 +36,7 @@ Result<void> brood_side(const Config& c, const ScratchDir& scratch, Reporter& ou
         auto vm = TRY(Child::spawn(boot_command(c, control), options));
         auto ready = TRY_CTX(vm.out().wait_for("brood-initrd ready", deadline_in(c.timeout)),
                              "brood boot: " + vm.stderr_tail());
-        out.add("brood", "boot_ready", "ms", c.params(), ms_between(vm.started_at(), ready.at));
+        add_boot(out, "brood", c.params(), ms_between(vm.started_at(), ready.at), TRY(guest_uptime_ms(ready.text)));
         note("bench_linux: brood boot {}: {:.0f} ms, guest says \"{}\"", run, ms_between(vm.started_at(), ready.at),
              ready.text);
         TRY(shell_answers(vm, deadline_in(Millis(60'000))));
@@ -53,7 +53,8 @@ Result<void> brood_side(const Config& c, const ScratchDir& scratch, Reporter& ou
         auto answered = TRY(shell_answers(vm, deadline_in(Millis(60'000))));
         note("bench_linux: brood restore {}: vCPUs run after {:.0f} ms, shell answered after {:.0f} ms", run,
              ms_between(vm.started_at(), running), ms_between(vm.started_at(), answered));
-        out.add("brood", "restore_shell", "ms", c.params(), ms_between(vm.started_at(), answered));
+        add_restore(out, "brood", c.params(), ms_between(vm.started_at(), running),
+                    ms_between(vm.started_at(), answered));
         vm.stop(SIGKILL, Millis(0));
     }
     std::vector<Child> vms;
@@ -68,8 +69,7 @@ Result<void> brood_side(const Config& c, const ScratchDir& scratch, Reporter& ou
     auto all = TRY(all_answering(vms, t0, ready, deadline));
     auto params = c.params();
     params["forks"] = c.forks;
-    out.add("brood", fmt::format("fanout{}_all_ready", c.forks), "ms", params, all);
-    out.add("brood", "pss_per_idle_fork", "MiB", params, TRY(pss_per_process_mib(vms, c.memory_mib << 20)));
+    add_fan_out(out, "brood", params, c.forks, all, TRY(pss_per_process(vms, c.memory_mib << 20)));
     for (auto& vm : vms) vm.stop(SIGKILL, Millis(0));
     return {};
 }

@@ -29,14 +29,37 @@ struct Config {
 
 // Types a command the shell answers with "bench-42"; when the answer came.
 [[nodiscard]] Result<Clock::time_point> shell_answers(Child& vm, Clock::time_point deadline);
-// Sum of the processes' Pss over their count, in MiB, after they idled (and
-// a note of how much of it is the guest RAM mapping of `guest_bytes`).
-[[nodiscard]] Result<double> pss_per_process_mib(const std::vector<Child>& vms, uint64_t guest_bytes);
+// The guest's own uptime in its ready line ("... uptime=7.12"), in ms.
+[[nodiscard]] Result<double> guest_uptime_ms(const std::string& ready_line);
+
+// Pss per process, in MiB: all of it, and the part that is guest RAM.
+struct PssPerProcess {
+    double total_mib = 0;
+    double guest_mib = 0;
+};
+// Sum of the processes' Pss over their count, after they idled; the guest
+// RAM is the mapping of `guest_bytes`.
+[[nodiscard]] Result<PssPerProcess> pss_per_process(const std::vector<Child>& vms, uint64_t guest_bytes);
+
+// ms from t0 until the last VM ran its vCPUs, and until the last answered.
+struct FanOut {
+    double all_running_ms = 0;
+    double all_answered_ms = 0;
+};
 // Runs `resume(i)` (which returns once VM i runs) and then shell_answers for
-// every VM at once, one thread each; ms from t0 until the last answered.
-[[nodiscard]] Result<double> all_answering(std::vector<Child>& vms, Clock::time_point t0,
+// every VM at once, one thread each.
+[[nodiscard]] Result<FanOut> all_answering(std::vector<Child>& vms, Clock::time_point t0,
                                            const std::function<Result<void>(size_t)>& resume,
                                            Clock::time_point deadline);
+
+// The lines every subject reports beside its four figures, which split
+// them into the VMM's part and the guest's own (docs/benchmarks.md).
+void add_boot(Reporter& out, const std::string& subject, const nlohmann::json& params, double ready_ms,
+              double guest_uptime_ms);
+void add_restore(Reporter& out, const std::string& subject, const nlohmann::json& params, double running_ms,
+                 double answered_ms);
+void add_fan_out(Reporter& out, const std::string& subject, const nlohmann::json& params, unsigned forks,
+                 const FanOut& fan_out, const PssPerProcess& pss);
 
 Result<void> brood_side(const Config& config, const ScratchDir& scratch, Reporter& out);
 Result<void> qemu_side(const Config& config, const ScratchDir& scratch, Reporter& out);

@@ -64,7 +64,7 @@ Result<void> qemu_side(const Config& c, const ScratchDir& scratch, Reporter& out
         auto vm = TRY(Child::spawn(qemu_command(c), options));
         auto ready = TRY_CTX(vm.out().wait_for("brood-initrd ready", deadline_in(c.timeout)),
                              "QEMU boot: " + vm.stderr_tail());
-        out.add("qemu", "boot_ready", "ms", c.params(), ms_between(vm.started_at(), ready.at));
+        add_boot(out, "qemu", c.params(), ms_between(vm.started_at(), ready.at), TRY(guest_uptime_ms(ready.text)));
         note("bench_linux: qemu boot {}: {:.0f} ms, guest says \"{}\"", run, ms_between(vm.started_at(), ready.at),
              ready.text);
         vm.stop(SIGKILL, Millis(0));
@@ -80,7 +80,8 @@ Result<void> qemu_side(const Config& c, const ScratchDir& scratch, Reporter& out
         auto answered = TRY(shell_answers(clone.child, deadline));
         note("bench_linux: qemu restore {}: vCPUs run after {:.0f} ms, shell answered after {:.0f} ms", run,
              ms_between(clone.child.started_at(), running), ms_between(clone.child.started_at(), answered));
-        out.add("qemu", "restore_shell", "ms", params, ms_between(clone.child.started_at(), answered));
+        add_restore(out, "qemu", params, ms_between(clone.child.started_at(), running),
+                    ms_between(clone.child.started_at(), answered));
         clone.child.stop(SIGKILL, Millis(0));
     }
     std::vector<Child> children;
@@ -95,8 +96,7 @@ Result<void> qemu_side(const Config& c, const ScratchDir& scratch, Reporter& out
     auto resume = [&](size_t i) { return resume_clone(children[i], qmp_paths[i], scratch, deadline); };
     params["forks"] = c.forks;
     auto all = TRY(all_answering(children, t0, resume, deadline));
-    out.add("qemu", fmt::format("fanout{}_all_ready", c.forks), "ms", params, all);
-    out.add("qemu", "pss_per_idle_fork", "MiB", params, TRY(pss_per_process_mib(children, c.memory_mib << 20)));
+    add_fan_out(out, "qemu", params, c.forks, all, TRY(pss_per_process(children, c.memory_mib << 20)));
     for (auto& child : children) child.stop(SIGKILL, Millis(0));
     return {};
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -13,7 +14,17 @@ Result<Clock::time_point> shell_answers(Child& vm, Clock::time_point deadline) {
     return TRY_CTX(vm.out().wait_for("bench-42", deadline), vm.name() + ": " + vm.stderr_tail()).at;
 }
 
-Result<double> pss_per_process_mib(const std::vector<Child>& vms, uint64_t guest_bytes) {
+Result<double> guest_uptime_ms(const std::string& ready_line) {
+    const auto at = ready_line.find("uptime=");
+    if (at == std::string::npos) return fail("no uptime in the ready line '" + ready_line + "'");
+    const char* first = ready_line.c_str() + at + 7;
+    char* end = nullptr;
+    const double seconds = std::strtod(first, &end);
+    if (end == first || !(seconds >= 0)) return fail("no uptime in the ready line '" + ready_line + "'");
+    return seconds * 1000.0;
+}
+
+Result<PssPerProcess> pss_per_process(const std::vector<Child>& vms, uint64_t guest_bytes) {
     if (vms.empty()) return fail("no processes to measure");
     std::this_thread::sleep_for(Millis(2000)); // let the guests go idle
     double kib = 0, guest_kib = 0;
@@ -23,23 +34,25 @@ Result<double> pss_per_process_mib(const std::vector<Child>& vms, uint64_t guest
         guest_kib += memory.guest.pss_kib;
     }
     const double n = static_cast<double>(vms.size());
+    PssPerProcess pss{kib / n / 1024.0, guest_kib / n / 1024.0};
     note("bench_linux: {}: Pss per process {:.2f} MiB, of which guest RAM {:.2f} MiB", vms.front().name(),
-         kib / n / 1024.0, guest_kib / n / 1024.0);
-    return kib / n / 1024.0;
+         pss.total_mib, pss.guest_mib);
+    return pss;
 }
 
-Result<double> all_answering(std::vector<Child>& vms, Clock::time_point t0,
+Result<FanOut> all_answering(std::vector<Child>& vms, Clock::time_point t0,
                              const std::function<Result<void>(size_t)>& resume, Clock::time_point deadline) {
-    std::vector<double> answered(vms.size(), 0);
+    std::vector<double> running(vms.size(), 0), answered(vms.size(), 0);
     std::vector<std::optional<Error>> errors(vms.size());
     std::vector<std::thread> threads;
     for (size_t i = 0; i < vms.size(); ++i)
         threads.emplace_back([&, i] {
-            auto running = resume(i);
-            if (!running) {
-                errors[i] = running.error();
+            auto ran = resume(i);
+            if (!ran) {
+                errors[i] = ran.error();
                 return;
             }
+            running[i] = ms_between(t0, Clock::now());
             auto at = shell_answers(vms[i], deadline);
             if (at) answered[i] = ms_between(t0, *at);
             else errors[i] = at.error();
@@ -47,7 +60,8 @@ Result<double> all_answering(std::vector<Child>& vms, Clock::time_point t0,
     for (auto& t : threads) t.join();
     for (auto& e : errors)
         if (e) return fail(std::move(*e));
-    return *std::max_element(answered.begin(), answered.end());
+    return FanOut{*std::max_element(running.begin(), running.end()),
+                  *std::max_element(answered.begin(), answered.end())};
 }
 
 } // namespace brood::bench::linux_guest
