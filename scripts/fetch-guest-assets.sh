@@ -26,9 +26,10 @@
 # Cached: when every output exists, is non-empty and has the size recorded in
 # VERSION, and VERSION was written by this very script (its recipe_sha256),
 # the script prints where the files are and exits. Delete DIR (or any file in
-# it) to rebuild; a changed script rebuilds by itself. Outputs are built in a temporary directory
-# inside DIR and renamed into place, VERSION last, so an interrupted run never
-# leaves a half-written file or a VERSION that describes other files.
+# it) to rebuild; a changed script rebuilds by itself. Outputs are built in a
+# temporary directory inside DIR and renamed into place, VERSION last, so an
+# interrupted run never leaves a half-written file or a VERSION that
+# describes other files.
 set -euo pipefail
 
 say() { echo "assets: $*"; }

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "linux/linux.hpp"
@@ -15,9 +16,10 @@ Result<Clock::time_point> shell_answers(Child& vm, Clock::time_point deadline) {
 }
 
 Result<double> guest_uptime_ms(const std::string& ready_line) {
-    const auto at = ready_line.find("uptime=");
+    constexpr std::string_view key = "uptime=";
+    const auto at = ready_line.find(key);
     if (at == std::string::npos) return fail("no uptime in the ready line '" + ready_line + "'");
-    const char* first = ready_line.c_str() + at + 7;
+    const char* first = ready_line.c_str() + at + key.size();
     char* end = nullptr;
     const double seconds = std::strtod(first, &end);
     if (end == first || !(seconds >= 0)) return fail("no uptime in the ready line '" + ready_line + "'");
